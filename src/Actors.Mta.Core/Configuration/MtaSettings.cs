@@ -1,0 +1,123 @@
+using System.Net;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Configuration;
+
+namespace Actors.Mta.Core.Configuration;
+
+/// <summary>
+/// The server's settings, read from the actors-mta section of akka.hocon. Every key is required:
+/// <see cref="Load"/> throws <see cref="InvalidConfigurationException"/> naming the first key that is missing or invalid.
+/// </summary>
+public sealed record MtaSettings
+{
+    public const string Section = "actors-mta";
+
+    public required string ServerName { get; init; }
+    public required IReadOnlyList<IPEndPoint> ListenEndpoints { get; init; }
+    public required int ListenBacklog { get; init; }
+    public required string SpoolDirectory { get; init; }
+    public required IReadOnlyList<string> AcceptedDomains { get; init; }
+    public required IReadOnlyList<Route> Routes { get; init; }
+    public required long MaxMessageSize { get; init; }
+    public required int MaxRecipients { get; init; }
+    public required int MaxCommandLineLength { get; init; }
+    public required BareLineEndingPolicy BareLineEndings { get; init; }
+    public required TimeSpan CommandTimeout { get; init; }
+    public required TimeSpan DataBlockTimeout { get; init; }
+    public required TimeSpan DeliveryTimeout { get; init; }
+    public required TimeSpan LmtpConnectTimeout { get; init; }
+    public required TimeSpan LmtpReplyTimeout { get; init; }
+    public required int LmtpMaxConnections { get; init; }
+    public required TimeSpan LmtpIdleTimeout { get; init; }
+
+    /// <summary>True when mail for <paramref name="domain"/> is accepted here (case-insensitive).</summary>
+    public bool IsAcceptedDomain(string domain) =>
+        AcceptedDomains.Any(d => string.Equals(d, domain, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Returns the route for an accepted domain; validation guarantees every accepted domain has one.</summary>
+    public Route RouteFor(string domain) => Routes.First(r => r.Matches(domain));
+
+    /// <summary>Reads and validates the settings. Relative paths are resolved against <paramref name="baseDirectory"/>.</summary>
+    public static MtaSettings Load(Config config, string baseDirectory)
+    {
+        var reader = new SettingsReader(config, Section);
+        string serverName = reader.String("server-name", allowEmpty: true);
+        var accepted = reader.StringList("accepted-domains", minCount: 1);
+        var routes = ReadRoutes(reader, baseDirectory);
+        foreach (string domain in accepted)
+        {
+            if (!routes.Any(r => r.Matches(domain)))
+            {
+                throw new InvalidConfigurationException(Section + ".routes", $"no route matches the accepted domain \"{domain}\"; add it to a route's domains or use \"*\"");
+            }
+        }
+
+        var settings = new MtaSettings
+        {
+            ServerName = serverName.Length > 0 ? serverName : Dns.GetHostName(),
+            ListenEndpoints = ReadEndpoints(reader),
+            ListenBacklog = reader.Int("listen.backlog", min: 1, max: 65535),
+            SpoolDirectory = Path.GetFullPath(reader.String("spool-directory"), baseDirectory),
+            AcceptedDomains = accepted,
+            Routes = routes,
+            MaxMessageSize = reader.Long("limits.max-message-size", min: 1024, max: long.MaxValue / 2),
+            MaxRecipients = reader.Int("limits.max-recipients", min: 100, max: 100_000),
+            MaxCommandLineLength = reader.Int("limits.max-command-line-length", min: 512, max: 65536),
+            BareLineEndings = reader.Enum("smtp.bare-line-endings", new Dictionary<string, BareLineEndingPolicy>
+            {
+                ["reject"] = BareLineEndingPolicy.Reject,
+                ["normalize"] = BareLineEndingPolicy.Normalize,
+            }),
+            CommandTimeout = reader.Duration("timeouts.command"),
+            DataBlockTimeout = reader.Duration("timeouts.data-block"),
+            DeliveryTimeout = reader.Duration("timeouts.delivery"),
+            LmtpConnectTimeout = reader.Duration("lmtp.connect-timeout"),
+            LmtpReplyTimeout = reader.Duration("lmtp.reply-timeout"),
+            LmtpMaxConnections = reader.Int("lmtp.max-connections", min: 1, max: 10_000),
+            LmtpIdleTimeout = reader.Duration("lmtp.idle-timeout"),
+        };
+        return settings;
+    }
+
+    private static List<IPEndPoint> ReadEndpoints(SettingsReader reader)
+    {
+        var endpoints = new List<IPEndPoint>();
+        foreach (string text in reader.StringList("listen.endpoints", minCount: 0))
+        {
+            if (!EndpointText.TryParseIp(text, out var endpoint))
+            {
+                throw new InvalidConfigurationException(Section + ".listen.endpoints", $"invalid endpoint \"{text}\", expected IP:PORT such as 127.0.0.1:2525 or [::1]:2525");
+            }
+
+            endpoints.Add(endpoint!);
+        }
+
+        return endpoints;
+    }
+
+    private static List<Route> ReadRoutes(SettingsReader reader, string baseDirectory)
+    {
+        string key = Section + ".routes";
+        var routes = new List<Route>();
+        foreach (Config item in reader.ObjectList("routes"))
+        {
+            var domains = item.HasPath("domains") ? item.GetStringList("domains") : null;
+            string? destinationText = item.HasPath("destination") ? item.GetString("destination") : null;
+            if (domains is null || domains.Count == 0 || string.IsNullOrEmpty(destinationText))
+            {
+                throw new InvalidConfigurationException(key, "each route needs a non-empty domains list and a destination, for example { domains = [\"example.com\"], destination = \"lmtp:/run/dovecot/lmtp\" }");
+            }
+
+            var destination = Destination.Parse(destinationText, baseDirectory, out string error)
+                ?? throw new InvalidConfigurationException(key, error);
+            routes.Add(new Route(domains.ToList(), destination));
+        }
+
+        if (routes.Count == 0)
+        {
+            throw new InvalidConfigurationException(key, "at least one route is required");
+        }
+
+        return routes;
+    }
+}

@@ -1,0 +1,39 @@
+using Actors.Mta.Protocol.Addresses;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Actor;
+
+namespace Actors.Mta.Core.Delivery;
+
+/// <summary>The envelope of an accepted message (RFC 5321 section 2.3.1).</summary>
+/// <param name="ReversePath">The sender, or null for the null reverse-path.</param>
+/// <param name="Recipients">The accepted recipients, each once.</param>
+/// <param name="MailParameters">The ESMTP parameters of MAIL, keyword upper case.</param>
+public sealed record MessageEnvelope(
+    Mailbox? ReversePath,
+    IReadOnlyList<Mailbox> Recipients,
+    IReadOnlyList<KeyValuePair<string, string?>> MailParameters)
+{
+    public string SenderText => ReversePath?.Address ?? "";
+}
+
+/// <summary>Asks the delivery manager to deliver a received message. It answers the sender with a <see cref="DeliveryReport"/>.</summary>
+/// <param name="QueueId">The message's id in logs and in the spool.</param>
+/// <param name="SpoolFile">The message file, Received header included. Delivery owns it from now on and deletes it when done.</param>
+public sealed record DeliverMessage(string QueueId, MessageEnvelope Envelope, string SpoolFile, long Size);
+
+/// <summary>The final reply for one recipient: 2xx delivered, 4xx deferred, 5xx bounced.</summary>
+public sealed record RecipientResult(Mailbox Recipient, SmtpReply Reply, string Destination);
+
+/// <summary>The outcome of a <see cref="DeliverMessage"/>, one result per recipient.</summary>
+public sealed record DeliveryReport(string QueueId, IReadOnlyList<RecipientResult> Results)
+{
+    public bool AllDelivered => Results.All(r => r.Reply.IsPositive);
+    public bool AnyDeferred => Results.Any(r => r.Reply.IsTransientFailure);
+    public bool AllBounced => Results.All(r => r.Reply.IsPermanentFailure);
+}
+
+/// <summary>Delivers part of a message, the recipients that share one destination.</summary>
+public sealed record DeliverToDestination(string QueueId, MessageEnvelope Envelope, string SpoolFile, IActorRef ReplyTo);
+
+/// <summary>A destination's results for a <see cref="DeliverToDestination"/>.</summary>
+public sealed record DestinationResults(string QueueId, IReadOnlyList<RecipientResult> Results);

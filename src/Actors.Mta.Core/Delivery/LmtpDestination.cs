@@ -1,0 +1,151 @@
+using Actors.Mta.Core.Configuration;
+using Actors.Mta.Protocol.Addresses;
+using Actors.Mta.Protocol.Lmtp;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Delivery;
+
+/// <summary>
+/// Delivers to one LMTP server through a small pool of connections: at most lmtp.max-connections at once,
+/// LHLO once per connection, RSET between transactions, idle connections closed after lmtp.idle-timeout.
+/// Jobs beyond the limit wait in this actor's own list, so a slow server delays only its own mail.
+/// The network work runs in tasks; the actor only keeps the pool's state.
+/// </summary>
+public sealed class LmtpDestination : ReceiveActor, IWithTimers
+{
+    private sealed record JobDone(DeliverToDestination Job, LmtpClient Client, LmtpTransactionResult Result);
+
+    private sealed record JobFailed(DeliverToDestination Job, Exception Error, bool WasReused);
+
+    private sealed record IdleCheck
+    {
+        public static readonly IdleCheck Instance = new();
+    }
+
+    private readonly Destination.Lmtp _destination;
+    private readonly MtaSettings _settings;
+    private readonly Stack<(LmtpClient Client, DateTime IdleSince)> _idle = new();
+    private readonly Queue<DeliverToDestination> _waiting = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private int _busy;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public LmtpDestination(Destination.Lmtp destination, MtaSettings settings)
+    {
+        _destination = destination;
+        _settings = settings;
+        Receive<DeliverToDestination>(job =>
+        {
+            _waiting.Enqueue(job);
+            StartWaitingJobs();
+        });
+        Receive<JobDone>(OnJobDone);
+        Receive<JobFailed>(OnJobFailed);
+        Receive<IdleCheck>(_ => CloseIdleConnections());
+    }
+
+    protected override void PreStart() =>
+        Timers.StartPeriodicTimer(IdleCheck.Instance, IdleCheck.Instance, _settings.LmtpIdleTimeout);
+
+    protected override void PostStop()
+    {
+        while (_idle.TryPop(out var idle))
+        {
+            _ = idle.Client.DisposeAsync().AsTask();
+        }
+    }
+
+    private void StartWaitingJobs()
+    {
+        while (_waiting.Count > 0 && (_idle.Count > 0 || _busy < _settings.LmtpMaxConnections))
+        {
+            var job = _waiting.Dequeue();
+            LmtpClient? client = _idle.TryPop(out var idle) ? idle.Client : null;
+            _busy++;
+            Run(job, client);
+        }
+    }
+
+    private void Run(DeliverToDestination job, LmtpClient? reused)
+    {
+        var settings = _settings;
+        var endpoint = _destination.Endpoint;
+        Task.Run(async () =>
+        {
+            var client = reused ?? await LmtpClient.ConnectAsync(endpoint, settings.ServerName, settings.LmtpConnectTimeout, CancellationToken.None);
+            try
+            {
+                var envelope = new LmtpEnvelope(job.Envelope.ReversePath, job.Envelope.Recipients, job.Envelope.MailParameters);
+                await using var file = new FileStream(job.SpoolFile, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                var result = await client.SendAsync(envelope, file, settings.LmtpReplyTimeout, CancellationToken.None);
+                await client.ResetAsync(settings.LmtpReplyTimeout, CancellationToken.None);
+                return (object)new JobDone(job, client, result);
+            }
+            catch
+            {
+                await client.DisposeAsync();
+                throw;
+            }
+        }).PipeTo(Self, failure: ex => new JobFailed(job, ex, reused is not null));
+    }
+
+    private void OnJobDone(JobDone done)
+    {
+        _busy--;
+        _idle.Push((done.Client, DateTime.UtcNow));
+        var recipients = done.Job.Envelope.Recipients;
+        var results = new List<RecipientResult>(recipients.Count);
+        for (int i = 0; i < recipients.Count; i++)
+        {
+            SmtpReply rcpt = done.Result.RecipientReplies[i];
+            SmtpReply reply = rcpt.IsPositive ? done.Result.DataReplies[i] ?? rcpt : rcpt;
+            results.Add(new RecipientResult(recipients[i], reply, _destination.Name));
+        }
+
+        done.Job.ReplyTo.Tell(new DestinationResults(done.Job.QueueId, results));
+        StartWaitingJobs();
+    }
+
+    private void OnJobFailed(JobFailed failed)
+    {
+        _busy--;
+        var error = failed.Error is AggregateException { InnerException: { } inner } ? inner : failed.Error;
+        if (failed.WasReused && error is IOException or LmtpProtocolException or System.Net.Sockets.SocketException)
+        {
+            // The server may have closed an idle connection; one retry on a fresh connection tells that
+            // apart from a real failure.
+            _log.Info("LMTP connection to {Destination} failed on reuse, retrying on a new connection: {Error}", _destination.Name, error.Message);
+            _busy++;
+            Run(failed.Job, null);
+            return;
+        }
+
+        _log.Warning("{QueueId}: delivery to {Destination} failed: {Error}", failed.Job.QueueId, _destination.Name, error.Message);
+        var reply = new SmtpReply(451, "4.4.1", "Mail delivery agent unavailable, try again later");
+        var results = failed.Job.Envelope.Recipients.Select(r => new RecipientResult(r, reply, _destination.Name)).ToList();
+        failed.Job.ReplyTo.Tell(new DestinationResults(failed.Job.QueueId, results));
+        StartWaitingJobs();
+    }
+
+    private void CloseIdleConnections()
+    {
+        var cutoff = DateTime.UtcNow - _settings.LmtpIdleTimeout;
+        var keep = _idle.Where(i => i.IdleSince >= cutoff).Reverse().ToList();
+        foreach (var stale in _idle.Where(i => i.IdleSince < cutoff))
+        {
+            _ = stale.Client.DisposeAsync().AsTask();
+        }
+
+        _idle.Clear();
+        foreach (var item in keep)
+        {
+            _idle.Push(item);
+        }
+    }
+
+    public static Props Props(Destination.Lmtp destination, MtaSettings settings) =>
+        Akka.Actor.Props.Create(() => new LmtpDestination(destination, settings));
+}

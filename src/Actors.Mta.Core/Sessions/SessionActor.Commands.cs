@@ -1,0 +1,315 @@
+using System.Buffers;
+using System.Globalization;
+using Actors.Mta.Protocol.Addresses;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Sessions;
+
+// Command handling: framing of command lines and one handler per verb, each opening with its guard
+// clauses in the order sequence, syntax, limits.
+public sealed partial class SessionActor
+{
+    private string? _heloName;
+    private bool _esmtp;
+    private Transaction? _transaction;
+
+    /// <summary>Handles every complete command line in the buffer. Returns true when more input is needed.</summary>
+    private bool ProcessCommands(ref ReadOnlySequence<byte> buffer)
+    {
+        while (_mode == Mode.Commands && !_closeAfterFlush)
+        {
+            SequencePosition? lf = buffer.PositionOf((byte)'\n');
+            if (lf is null)
+            {
+                if (buffer.Length >= _settings.MaxCommandLineLength)
+                {
+                    // Drop the line so far and remember to reject it at its end: the buffer stays bounded.
+                    _discardingLongLine = true;
+                    buffer = buffer.Slice(buffer.End);
+                }
+
+                return true;
+            }
+
+            var line = buffer.Slice(0, lf.Value);
+            buffer = buffer.Slice(buffer.GetPosition(1, lf.Value));
+            if (_discardingLongLine || line.Length + 1 > _settings.MaxCommandLineLength)
+            {
+                _discardingLongLine = false;
+                Reply(500, "5.5.2", "Line too long");
+                continue;
+            }
+
+            HandleLine(line);
+        }
+
+        return false;
+    }
+
+    private void HandleLine(ReadOnlySequence<byte> line)
+    {
+        _commandCount++;
+        ReadOnlySpan<byte> bytes = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
+        if (bytes.Length == 0 || bytes[^1] != (byte)'\r')
+        {
+            Reply(500, "5.5.2", "Command line must end with CRLF");
+            return;
+        }
+
+        bytes = bytes[..^1];
+        if (bytes.IndexOfAny((byte)'\r', (byte)'\n', (byte)0) >= 0)
+        {
+            Reply(500, "5.5.2", "Invalid character in command line");
+            return;
+        }
+
+        var command = SmtpCommandParser.Parse(bytes);
+        if (!command.IsValidUtf8)
+        {
+            Reply(500, "5.5.2", "Command line is not valid UTF-8");
+            return;
+        }
+
+        switch (command.Verb)
+        {
+            case SmtpVerb.Helo:
+                Helo(command.Argument, extended: false);
+                break;
+            case SmtpVerb.Ehlo:
+                Helo(command.Argument, extended: true);
+                break;
+            case SmtpVerb.Mail:
+                Mail(command.Argument);
+                break;
+            case SmtpVerb.Rcpt:
+                Rcpt(command.Argument);
+                break;
+            case SmtpVerb.Data:
+                Data(command.Argument);
+                break;
+            case SmtpVerb.Rset:
+                Rset(command.Argument);
+                break;
+            case SmtpVerb.Noop:
+                Reply(250, "2.0.0", "Ok");
+                break;
+            case SmtpVerb.Quit:
+                Reply(221, "2.0.0", $"{_settings.ServerName} Bye");
+                _closeAfterFlush = true;
+                break;
+            case SmtpVerb.Vrfy:
+                Vrfy(command.Argument);
+                break;
+            case SmtpVerb.Help:
+                Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+                break;
+            case SmtpVerb.Expn:
+            case SmtpVerb.StartTls:
+            case SmtpVerb.Bdat:
+            case SmtpVerb.Auth:
+                Reply(502, "5.5.1", "Command not implemented");
+                break;
+            default:
+                Reply(500, "5.5.2", "Command not recognized");
+                break;
+        }
+    }
+
+    private void Helo(string argument, bool extended)
+    {
+        string name = argument.Trim();
+        if (name.Length == 0 || name.Contains(' ') || name.Length > 255)
+        {
+            Reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+            return;
+        }
+
+        // RFC 5321 section 4.1.4: EHLO or HELO ends any transaction in progress.
+        _heloName = name;
+        _esmtp = extended;
+        _transaction = null;
+        if (!extended)
+        {
+            Reply(250, null, _settings.ServerName);
+            return;
+        }
+
+        ReplyLines(250,
+        [
+            $"{_settings.ServerName} Hello {name}",
+            "PIPELINING",
+            "SIZE " + _settings.MaxMessageSize.ToString(CultureInfo.InvariantCulture),
+            "8BITMIME",
+            "ENHANCEDSTATUSCODES",
+            "SMTPUTF8",
+            "HELP",
+        ]);
+    }
+
+    private void Mail(string argument)
+    {
+        if (_heloName is null)
+        {
+            Reply(503, "5.5.1", "Send EHLO or HELO first");
+            return;
+        }
+
+        if (_transaction is not null)
+        {
+            Reply(503, "5.5.1", "Nested MAIL command");
+            return;
+        }
+
+        if (!PathArgument.TryParse(argument, "FROM:", out var parsed, out string error))
+        {
+            Reply(501, "5.5.4", error);
+            return;
+        }
+
+        if (!ValidateMailParameters(parsed!, out bool smtpUtf8))
+        {
+            return;
+        }
+
+        var path = AddressParser.ParseReversePath(parsed!.Path, allowUtf8: smtpUtf8);
+        if (!path.Success)
+        {
+            Reply(501, "5.1.7", "Bad sender address syntax: " + path.Error);
+            return;
+        }
+
+        _transaction = new Transaction(path.Mailbox, parsed.Parameters, smtpUtf8);
+        Reply(250, "2.1.0", "Ok");
+    }
+
+    // Checks the MAIL parameters this server offers (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8) and
+    // replies to any other with 555, as RFC 5321 section 4.1.1.11 asks.
+    private bool ValidateMailParameters(PathArgument parsed, out bool smtpUtf8)
+    {
+        smtpUtf8 = false;
+        foreach (var (keyword, value) in parsed.Parameters)
+        {
+            switch (keyword)
+            {
+                case "SIZE" when _esmtp:
+                    if (value is null || !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+                    {
+                        Reply(501, "5.5.4", "Invalid SIZE value");
+                        return false;
+                    }
+
+                    if (size > _settings.MaxMessageSize)
+                    {
+                        Reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+                        return false;
+                    }
+
+                    break;
+                case "BODY" when _esmtp:
+                    if (!string.Equals(value, "7BIT", StringComparison.OrdinalIgnoreCase) &&
+                        !string.Equals(value, "8BITMIME", StringComparison.OrdinalIgnoreCase))
+                    {
+                        Reply(501, "5.5.4", "Invalid BODY value, expected 7BIT or 8BITMIME");
+                        return false;
+                    }
+
+                    break;
+                case "SMTPUTF8" when _esmtp:
+                    if (value is not null)
+                    {
+                        Reply(501, "5.5.4", "SMTPUTF8 takes no value");
+                        return false;
+                    }
+
+                    smtpUtf8 = true;
+                    break;
+                default:
+                    Reply(555, "5.5.4", $"Unsupported parameter {keyword}");
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Rcpt(string argument)
+    {
+        if (_transaction is null)
+        {
+            Reply(503, "5.5.1", "Need MAIL before RCPT");
+            return;
+        }
+
+        if (!PathArgument.TryParse(argument, "TO:", out var parsed, out string error))
+        {
+            Reply(501, "5.5.4", error);
+            return;
+        }
+
+        if (parsed!.Parameters.Count > 0)
+        {
+            Reply(555, "5.5.4", $"Unsupported parameter {parsed.Parameters[0].Key}");
+            return;
+        }
+
+        var path = AddressParser.ParseForwardPath(parsed.Path, allowUtf8: _transaction.SmtpUtf8);
+        if (!path.Success)
+        {
+            Reply(501, "5.1.3", "Bad recipient address syntax: " + path.Error);
+            return;
+        }
+
+        var recipient = path.Mailbox!;
+        if (recipient.Domain.Length == 0)
+        {
+            // "<Postmaster>" without a domain (RFC 5321 section 4.5.1) goes to postmaster of the first accepted domain.
+            recipient = new Mailbox("postmaster", _settings.AcceptedDomains[0]);
+        }
+
+        if (recipient.IsAddressLiteral || !_settings.IsAcceptedDomain(recipient.Domain))
+        {
+            _log.Info("{SessionId}: reject: RCPT from {Remote}: 550 5.7.1 relay access denied; from=<{From}> to=<{To}>",
+                _sessionId, _remote, _transaction.ReversePath?.Address ?? "", recipient.Address);
+            Reply(550, "5.7.1", "Relay access denied");
+            return;
+        }
+
+        if (_transaction.Recipients.Count >= _settings.MaxRecipients)
+        {
+            Reply(452, "4.5.3", "Too many recipients");
+            return;
+        }
+
+        if (!_transaction.Recipients.Any(r => string.Equals(r.Address, recipient.Address, StringComparison.OrdinalIgnoreCase)))
+        {
+            _transaction.Recipients.Add(recipient);
+        }
+
+        Reply(250, "2.1.5", "Ok");
+    }
+
+    private void Rset(string argument)
+    {
+        if (argument.Length > 0)
+        {
+            Reply(501, "5.5.4", "Syntax: RSET");
+            return;
+        }
+
+        _transaction = null;
+        Reply(250, "2.0.0", "Ok");
+    }
+
+    private void Vrfy(string argument)
+    {
+        if (argument.Trim().Length == 0)
+        {
+            Reply(501, "5.5.4", "Syntax: VRFY address");
+            return;
+        }
+
+        // RFC 5321 section 3.5.3: 252 when the server will not verify but will accept mail for the address.
+        Reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+    }
+}

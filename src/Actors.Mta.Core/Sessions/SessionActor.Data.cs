@@ -1,0 +1,222 @@
+using System.Buffers;
+using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Spool;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Sessions;
+
+// The DATA phase: the message is streamed to a spool file as it arrives, then handed to delivery while
+// the client waits for the reply to its final dot.
+public sealed partial class SessionActor
+{
+    private DataReader? _dataReader;
+    private FileStream? _spool;
+    private string? _spoolPath;
+    private string? _queueId;
+
+    private void Data(string argument)
+    {
+        if (_transaction is null)
+        {
+            Reply(503, "5.5.1", "Need MAIL before DATA");
+            return;
+        }
+
+        if (_transaction.Recipients.Count == 0)
+        {
+            Reply(554, "5.5.1", "No valid recipients");
+            return;
+        }
+
+        if (argument.Length > 0)
+        {
+            Reply(501, "5.5.4", "Syntax: DATA");
+            return;
+        }
+
+        _queueId = QueueId.New();
+        _spoolPath = Path.Combine(_settings.SpoolDirectory, "incoming", _queueId);
+        try
+        {
+            // NOTE: opening the file is a short blocking call on the actor thread; every write after it is asynchronous.
+            _spool = new FileStream(_spoolPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 0, FileOptions.Asynchronous);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("{SessionId}: cannot create spool file {Path}: {Error}", _sessionId, _spoolPath, ex.Message);
+            _spoolPath = null;
+            Reply(451, "4.3.0", "Temporary local problem, try again later");
+            return;
+        }
+
+        string protocol = (_esmtp, _transaction.SmtpUtf8) switch
+        {
+            (_, true) => "UTF8SMTP",
+            (true, false) => "ESMTP",
+            _ => "SMTP",
+        };
+        string? single = _transaction.Recipients.Count == 1 ? _transaction.Recipients[0].Address : null;
+        byte[] received = ReceivedHeader.Build(_heloName!, _transport.RemoteEndPoint?.Address, _settings.ServerName,
+            protocol, _queueId, single, DateTimeOffset.Now);
+        _dataBuffer.Clear();
+        _dataBuffer.Write(received);
+
+        _dataReader = new DataReader(_settings.MaxMessageSize, _settings.BareLineEndings);
+        _spoolFailed = false;
+        _mode = Mode.Data;
+        Reply(354, null, "End data with <CR><LF>.<CR><LF>");
+    }
+
+    /// <summary>Reads message data from the buffer. Returns true when more input is needed.</summary>
+    private bool ProcessData(ref ReadOnlySequence<byte> buffer)
+    {
+        long consumed = _dataReader!.Read(buffer, _dataBuffer);
+        buffer = buffer.Slice(consumed);
+        if (_spoolFailed)
+        {
+            _dataBuffer.Clear();
+        }
+
+        if (_dataBuffer.WrittenCount > 0)
+        {
+            _dataWritePending = true;
+            _spool!.WriteAsync(_dataBuffer.WrittenMemory).AsTask().PipeTo(Self,
+                success: () => new SessionIo.DataWritten(),
+                failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
+        }
+        else if (_dataReader.IsCompleted)
+        {
+            FinishData();
+        }
+
+        return !_dataReader.IsCompleted;
+    }
+
+    private void OnDataWritten()
+    {
+        _dataWritePending = false;
+        _dataBuffer.Clear();
+        if (_mode == Mode.Data && _dataReader!.IsCompleted)
+        {
+            FinishData();
+            return;
+        }
+
+        ContinueAfterProcessing();
+    }
+
+    private void FinishData()
+    {
+        var reader = _dataReader!;
+        string? rejection = reader.Error switch
+        {
+            DataError.MessageTooLarge => "552 5.3.4 Message size exceeds fixed maximum message size",
+            DataError.BareLineEnding => "550 5.6.0 Message contains a bare CR or LF; lines must end with CRLF",
+            DataError.NulCharacter => "550 5.6.0 Message contains a NUL character",
+            _ when _spoolFailed => "452 4.3.1 Insufficient system storage",
+            _ => null,
+        };
+
+        if (rejection is not null)
+        {
+            _log.Info("{SessionId}: reject: DATA from {Remote}: {Reply}; from=<{From}> size={Size}",
+                _sessionId, _remote, rejection, _transaction!.ReversePath?.Address ?? "", reader.MessageSize);
+            DiscardSpoolFile();
+            WriteUtf8(rejection + "\r\n");
+            EndTransaction();
+            return;
+        }
+
+        // The reply waits for delivery; stop the data timer and let the delivery timeout govern.
+        _mode = Mode.AwaitingDelivery;
+        var spool = _spool!;
+        _spool = null;
+        long size = reader.MessageSize;
+        CloseSpool(spool).PipeTo(Self,
+            success: () => new SessionIo.SpoolClosed(size),
+            failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
+    }
+
+    private static async Task CloseSpool(FileStream spool)
+    {
+        await spool.FlushAsync();
+        await spool.DisposeAsync();
+    }
+
+    private void OnSpoolClosed(long size)
+    {
+        var transaction = _transaction!;
+        var envelope = new MessageEnvelope(transaction.ReversePath, transaction.Recipients.ToList(), transaction.Parameters);
+        _log.Info("{QueueId}: accepted from=<{From}> size={Size} nrcpt={RecipientCount} client={Remote} session={SessionId}",
+            _queueId, envelope.SenderText, size, envelope.Recipients.Count, _remote, _sessionId);
+        _delivery.Tell(new DeliverMessage(_queueId!, envelope, _spoolPath!, size));
+        _spoolPath = null;
+
+        // A safety net past the delivery timeout, for a delivery actor that never answers.
+        Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut("delivery"), _settings.DeliveryTimeout + TimeSpan.FromSeconds(30));
+    }
+
+    private void OnDeliveryReport(DeliveryReport report)
+    {
+        if (_mode != Mode.AwaitingDelivery || report.QueueId != _queueId)
+        {
+            return;
+        }
+
+        Timers.Cancel(IoTimer);
+        if (report.AllDelivered)
+        {
+            Reply(250, "2.0.0", $"Ok: delivered as {report.QueueId}");
+        }
+        else if (report.AnyDeferred)
+        {
+            var first = report.Results.First(r => r.Reply.IsTransientFailure).Reply;
+            Reply(451, "4.3.0", $"Delivery deferred, try again later ({first})");
+        }
+        else if (report.AllBounced)
+        {
+            var first = report.Results[0].Reply;
+            Reply(550, first.EnhancedCode ?? "5.0.0", $"Delivery failed for every recipient ({first})");
+        }
+        else
+        {
+            // Some recipients were delivered and the rest rejected for good: the message is accepted, and each
+            // rejected recipient was logged as bounced.
+            Reply(250, "2.0.0", $"Ok: delivered as {report.QueueId} to some recipients");
+        }
+
+        EndTransaction();
+        ContinueAfterProcessing();
+    }
+
+    private void EndTransaction()
+    {
+        _transaction = null;
+        _dataReader = null;
+        _queueId = null;
+        _mode = Mode.Commands;
+    }
+
+    private void DiscardSpoolFile()
+    {
+        var spool = _spool;
+        string? path = _spoolPath;
+        _spool = null;
+        _spoolPath = null;
+        if (spool is null || path is null)
+        {
+            return;
+        }
+
+        _ = Task.Run(async () =>
+        {
+            await spool.DisposeAsync();
+            File.Delete(path);
+        });
+    }
+}
+
+/// <summary>Writing the spool file failed, for example because the disk is full.</summary>
+internal sealed class SpoolWriteException(Exception inner) : IOException("Spool write failed: " + inner.Message, inner);

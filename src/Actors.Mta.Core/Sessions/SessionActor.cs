@@ -1,0 +1,280 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Delivery;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Sessions;
+
+/// <summary>
+/// One SMTP session (RFC 5321). The actor owns the protocol state; the socket is read and written through
+/// pipes whose completions arrive as messages, so no actor thread ever waits on the network or the disk.
+/// </summary>
+/// <remarks>
+/// The loop is: read what the client sent, handle every complete command in it (replies are buffered, which
+/// is how PIPELINING batches them), write any message data to the spool file, flush the replies, read again.
+/// While a message is being delivered nothing is read, so pipelined commands after the data wait in the pipe.
+/// </remarks>
+public sealed partial class SessionActor : ReceiveActor, IWithTimers
+{
+    private enum Mode
+    {
+        Commands,
+        Data,
+        AwaitingDelivery,
+        Closed,
+    }
+
+    private const string IoTimer = "io";
+
+    private readonly MtaSettings _settings;
+    private readonly ISessionTransport _transport;
+    private readonly string _sessionId;
+    private readonly IActorRef _delivery;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly string _remote;
+    private readonly ArrayBufferWriter<byte> _dataBuffer = new(16 * 1024);
+
+    private Mode _mode = Mode.Commands;
+    private bool _closeAfterFlush;
+    private bool _discardingLongLine;
+    private bool _dataWritePending;
+    private bool _spoolFailed;
+    private int _commandCount;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public SessionActor(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery)
+    {
+        _settings = settings;
+        _transport = transport;
+        _sessionId = sessionId;
+        _delivery = delivery;
+        _remote = transport.RemoteEndPoint?.ToString() ?? "unknown";
+
+        Receive<SessionIo.ReadCompleted>(r => OnReadCompleted(r.Result));
+        Receive<SessionIo.ReadFailed>(f => OnIoFailed("read", f.Error));
+        Receive<SessionIo.WriteFailed>(f => OnIoFailed("write", f.Error));
+        Receive<SessionIo.Flushed>(f => OnFlushed(f.IsCompleted));
+        Receive<SessionIo.DataWritten>(_ => OnDataWritten());
+        Receive<SessionIo.SpoolClosed>(c => OnSpoolClosed(c.Size));
+        Receive<SessionIo.TimedOut>(t => OnTimedOut(t.Phase));
+        Receive<DeliveryReport>(OnDeliveryReport);
+        Receive<InjectFault>(f => throw new InvalidOperationException("Injected fault: " + f.Reason));
+    }
+
+    public static Props Props(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery) =>
+        Akka.Actor.Props.Create(() => new SessionActor(settings, transport, sessionId, delivery));
+
+    protected override void PreStart()
+    {
+        _log.Info("{SessionId}: connect from {Remote}", _sessionId, _remote);
+        Reply(220, null, $"{_settings.ServerName} ESMTP Actors.Mta");
+        Flush();
+    }
+
+    protected override void PostStop()
+    {
+        if (_mode != Mode.Closed)
+        {
+            // Stopped without a clean close: by the supervisor after a fault, or at shutdown.
+            _log.Warning("{SessionId}: session stopped abnormally, sending 421 to {Remote}", _sessionId, _remote);
+            TrySendAndClose($"421 4.3.0 {_settings.ServerName} Internal error, closing connection\r\n");
+        }
+
+        if (_spool is not null)
+        {
+            string path = _spoolPath!;
+            var spool = _spool;
+            _spool = null;
+            _ = Task.Run(async () =>
+            {
+                await spool.DisposeAsync();
+                File.Delete(path);
+            });
+        }
+
+        _log.Info("{SessionId}: disconnect from {Remote} commands={Commands}", _sessionId, _remote, _commandCount);
+    }
+
+    private void TrySendAndClose(string line)
+    {
+        var transport = _transport;
+        try
+        {
+            transport.Output.Write(Encoding.ASCII.GetBytes(line));
+            transport.Output.FlushAsync().AsTask().ContinueWith(_ => transport.Close(), TaskScheduler.Default);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or ObjectDisposedException)
+        {
+            transport.Close();
+        }
+    }
+
+    private void StartRead()
+    {
+        TimeSpan timeout = _mode == Mode.Data ? _settings.DataBlockTimeout : _settings.CommandTimeout;
+        Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut(_mode == Mode.Data ? "data" : "command"), timeout);
+        _transport.Input.ReadAsync().AsTask().PipeTo(Self,
+            success: result => new SessionIo.ReadCompleted(result),
+            failure: error => new SessionIo.ReadFailed(error));
+    }
+
+    private void OnReadCompleted(ReadResult result)
+    {
+        if (_mode == Mode.Closed)
+        {
+            return;
+        }
+
+        Timers.Cancel(IoTimer);
+        var buffer = result.Buffer;
+        bool needMoreInput = true;
+        if (_mode == Mode.Commands)
+        {
+            needMoreInput = ProcessCommands(ref buffer);
+        }
+
+        if (_mode == Mode.Data)
+        {
+            needMoreInput = ProcessData(ref buffer);
+        }
+
+        // Examining the whole buffer makes the next read wait for new bytes; that is right only when what is
+        // left is an incomplete line. Otherwise the next read returns the leftover at once.
+        _transport.Input.AdvanceTo(buffer.Start, needMoreInput ? buffer.End : buffer.Start);
+
+        if (result.IsCompleted && needMoreInput && _mode is Mode.Commands or Mode.Data)
+        {
+            string phase = _mode == Mode.Data ? "DATA" : "command";
+            _log.Info("{SessionId}: lost connection after {Phase} from {Remote}", _sessionId, phase, _remote);
+            Close();
+            return;
+        }
+
+        ContinueAfterProcessing();
+    }
+
+    private void ContinueAfterProcessing()
+    {
+        if (_dataWritePending || _mode == Mode.Closed)
+        {
+            return;
+        }
+
+        Flush();
+    }
+
+    private void Flush()
+    {
+        ValueTask<FlushResult> flush;
+        try
+        {
+            flush = _transport.Output.FlushAsync();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException)
+        {
+            OnIoFailed("write", ex);
+            return;
+        }
+
+        if (flush.IsCompletedSuccessfully)
+        {
+            OnFlushed(flush.Result.IsCompleted);
+            return;
+        }
+
+        flush.AsTask().PipeTo(Self,
+            success: r => new SessionIo.Flushed(r.IsCompleted),
+            failure: error => new SessionIo.WriteFailed(error));
+    }
+
+    private void OnFlushed(bool peerClosed)
+    {
+        if (_mode == Mode.Closed)
+        {
+            return;
+        }
+
+        if (_closeAfterFlush || peerClosed)
+        {
+            Close();
+            return;
+        }
+
+        if (_mode is Mode.Commands or Mode.Data)
+        {
+            StartRead();
+        }
+    }
+
+    private void OnIoFailed(string operation, Exception error)
+    {
+        if (_mode == Mode.Closed)
+        {
+            return;
+        }
+
+        _log.Info("{SessionId}: {Operation} failed for {Remote}: {Error}", _sessionId, operation, _remote, error.Message);
+        Close();
+    }
+
+    private void OnTimedOut(string phase)
+    {
+        if (_mode == Mode.Closed)
+        {
+            return;
+        }
+
+        _log.Info("{SessionId}: timeout after {Phase} from {Remote}", _sessionId, phase, _remote);
+        Reply(421, "4.4.2", $"{_settings.ServerName} Timeout, closing connection");
+        _closeAfterFlush = true;
+        _dataWritePending = false;
+        Flush();
+    }
+
+    private void Close()
+    {
+        _mode = Mode.Closed;
+        Timers.CancelAll();
+        try
+        {
+            _transport.Input.Complete();
+            _transport.Output.Complete();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException)
+        {
+            // A write still in progress; closing the socket below ends it.
+        }
+
+        _transport.Close();
+        Context.Stop(Self);
+    }
+
+    /// <summary>Buffers one reply line; it reaches the client at the next flush.</summary>
+    private void Reply(int code, string? enhancedCode, string text)
+    {
+        string line = enhancedCode is null ? $"{code} {text}\r\n" : $"{code} {enhancedCode} {text}\r\n";
+        WriteUtf8(line);
+    }
+
+    /// <summary>Buffers a multiline reply: every line but the last has a hyphen after the code.</summary>
+    private void ReplyLines(int code, IReadOnlyList<string> lines)
+    {
+        for (int i = 0; i < lines.Count; i++)
+        {
+            WriteUtf8($"{code}{(i == lines.Count - 1 ? ' ' : '-')}{lines[i]}\r\n");
+        }
+    }
+
+    private void WriteUtf8(string text)
+    {
+        var output = _transport.Output;
+        int max = Encoding.UTF8.GetMaxByteCount(text.Length);
+        int written = Encoding.UTF8.GetBytes(text, output.GetSpan(max));
+        output.Advance(written);
+    }
+}

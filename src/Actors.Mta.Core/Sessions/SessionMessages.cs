@@ -1,0 +1,27 @@
+using System.IO.Pipelines;
+
+namespace Actors.Mta.Core.Sessions;
+
+/// <summary>Messages a session sends itself when its asynchronous I/O completes.</summary>
+internal static class SessionIo
+{
+    public sealed record ReadCompleted(ReadResult Result);
+
+    public sealed record ReadFailed(Exception Error);
+
+    public sealed record Flushed(bool IsCompleted);
+
+    public sealed record WriteFailed(Exception Error);
+
+    public sealed record DataWritten;
+
+    public sealed record SpoolClosed(long Size);
+
+    public sealed record TimedOut(string Phase);
+}
+
+/// <summary>
+/// Makes a session throw from inside its message handler, as a bug would. Tests use it to show that a
+/// crashed session is stopped, its client told 421, and no other session disturbed.
+/// </summary>
+internal sealed record InjectFault(string Reason);

@@ -1,0 +1,59 @@
+using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Listening;
+using Actors.Mta.Host;
+using Akka.Configuration;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+
+// Exit codes follow sysexits.h: 64 for a bad command line, 78 for a bad configuration, 1 for a failed start.
+const int ExitUsage = 64;
+const int ExitConfig = 78;
+
+Log.Logger = new LoggerConfiguration()
+    .MinimumLevel.Information()
+    .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
+    .Enrich.FromLogContext()
+    .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}")
+    .CreateLogger();
+
+try
+{
+    if (!CommandLine.TryParse(args, out var options, out string usageError))
+    {
+        Console.Error.WriteLine(usageError);
+        Console.Error.WriteLine(CommandLine.Usage);
+        return ExitUsage;
+    }
+
+    if (options.ShowHelp)
+    {
+        Console.WriteLine(CommandLine.Usage);
+        return 0;
+    }
+
+    Config config;
+    MtaSettings settings;
+    try
+    {
+        (config, settings) = ServerConfiguration.Load(options.ConfigPath);
+    }
+    catch (InvalidConfigurationException ex)
+    {
+        Log.Fatal("Invalid configuration in {Path}: {Error}", options.ConfigPath, ex.Message);
+        return ExitConfig;
+    }
+
+    var inherited = SystemdSockets.Take();
+    var host = ServerHost.Build(config, settings, inherited);
+    await host.RunAsync();
+    return Environment.ExitCode;
+}
+catch (Exception ex)
+{
+    Log.Fatal(ex, "Server failed: {Error}", ex.Message);
+    return 1;
+}
+finally
+{
+    await Log.CloseAndFlushAsync();
+}

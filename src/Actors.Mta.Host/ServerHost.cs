@@ -1,0 +1,65 @@
+using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Listening;
+using Actors.Mta.Core.Sessions;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+
+namespace Actors.Mta.Host;
+
+/// <summary>Marker keys for the top-level actors in Akka.Hosting's registry.</summary>
+public sealed class ListenerKey;
+
+/// <summary>Builds the generic host that runs the actor system.</summary>
+internal static class ServerHost
+{
+    public static IHost Build(Config config, MtaSettings settings, IReadOnlyList<InheritedSocket> inherited)
+    {
+        PrepareSpool(settings);
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddSerilog();
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddAkka("actors-mta", (akka, _) =>
+        {
+            akka.AddHocon(config, HoconAddMode.Prepend);
+            akka.ConfigureLoggers(loggers =>
+            {
+                loggers.ClearLoggers();
+                loggers.AddSerilogLogging();
+            });
+            akka.WithActors((system, registry) =>
+            {
+                var delivery = system.ActorOf(DeliveryManager.Props(settings), "delivery");
+                var sessions = system.ActorOf(SessionSupervisor.Props(settings, delivery), "sessions");
+                var listener = system.ActorOf(ListenerActor.Props(settings, sessions, inherited), "listener");
+                registry.Register<ListenerKey>(listener);
+            });
+        });
+        builder.Services.AddHostedService<StartupCheck>();
+        return builder.Build();
+    }
+
+    // Files left in spool/incoming by a crash are messages whose data never got a 250 reply, so the sender
+    // still has them; removing them loses nothing.
+    private static void PrepareSpool(MtaSettings settings)
+    {
+        string incoming = Path.Combine(settings.SpoolDirectory, "incoming");
+        Directory.CreateDirectory(incoming);
+        int removed = 0;
+        foreach (string file in Directory.EnumerateFiles(incoming))
+        {
+            File.Delete(file);
+            removed++;
+        }
+
+        if (removed > 0)
+        {
+            Log.Information("Removed {Count} partly received message file(s) from {Directory}", removed, incoming);
+        }
+    }
+}
