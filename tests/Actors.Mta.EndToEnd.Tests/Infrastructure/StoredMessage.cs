@@ -36,31 +36,51 @@ public sealed class StoredMessage
         TraceFields.Where(f => string.Equals(f.Name, name, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
-    /// Removes the leading trace fields that were not in <paramref name="original"/> and compares the rest with it.
-    /// Only Received fields beyond those the original itself starts with are removed.
+    /// Removes the trace fields prepended to <paramref name="original"/> and compares the rest with it. The stored
+    /// file matches when it ends with the original and everything before it consists of whole Received,
+    /// Return-Path and Delivered-To fields, so fields of those names inside the original are never removed.
     /// </summary>
     public static StoredMessage Compare(byte[] stored, byte[] original)
     {
+        if (stored.AsSpan().EndsWith(original))
+        {
+            var prefix = stored[..^original.Length];
+            var fields = LeadingFields(prefix);
+            var fieldsLength = fields.Sum(f => f.Length);
+            var nonTrace = fields.FirstOrDefault(f => !IsTraceName(f.Name));
+            if (fieldsLength == prefix.Length && nonTrace is null)
+            {
+                return new StoredMessage(fields, original, mismatch: null);
+            }
+
+            var unexpected = nonTrace?.Raw ?? Encoding.UTF8.GetString(prefix, fieldsLength, prefix.Length - fieldsLength);
+            return new StoredMessage(fields, stored, $"the sent message is stored after unexpected content: {unexpected}");
+        }
+
+        return CompareAfterRemovingTrace(stored, original);
+    }
+
+    /// <summary>
+    /// Explains a mismatch: removes the leading trace fields the original does not start with (only as many
+    /// Received fields as the stored file has beyond the original's) and finds the first differing octet.
+    /// </summary>
+    private static StoredMessage CompareAfterRemovingTrace(byte[] stored, byte[] original)
+    {
+        var originalLeading = LeadingFields(original).TakeWhile(f => IsTraceName(f.Name)).ToList();
         var storedFields = LeadingFields(stored);
-        var originalLeadingReceived = LeadingFields(original)
-            .TakeWhile(f => IsTraceName(f.Name))
-            .Count(f => f.Name.Equals("Received", StringComparison.OrdinalIgnoreCase));
-        var storedLeadingReceived = storedFields
-            .TakeWhile(f => IsTraceName(f.Name))
-            .Count(f => f.Name.Equals("Received", StringComparison.OrdinalIgnoreCase));
-        var receivedToRemove = storedLeadingReceived - originalLeadingReceived;
+        var receivedToRemove =
+            storedFields.TakeWhile(f => IsTraceName(f.Name)).Count(IsReceived) - originalLeading.Count(IsReceived);
 
         var trace = new List<RawHeaderField>();
         var offset = 0;
         foreach (var field in storedFields)
         {
-            var isReceived = field.Name.Equals("Received", StringComparison.OrdinalIgnoreCase);
-            if (!IsTraceName(field.Name) || (isReceived && receivedToRemove == 0))
+            if (!IsTraceName(field.Name) || (IsReceived(field) && receivedToRemove <= 0))
             {
                 break;
             }
 
-            if (isReceived)
+            if (IsReceived(field))
             {
                 receivedToRemove--;
             }
@@ -70,7 +90,7 @@ public sealed class StoredMessage
         }
 
         var content = stored[offset..];
-        return new StoredMessage(trace, content, Describe(content, original));
+        return new StoredMessage(trace, content, DescribeDifference(content, original) ?? "the stored file differs from the sent message");
     }
 
     /// <summary>Returns the header fields at the top of a message, up to the first line that is not part of one.</summary>
@@ -101,6 +121,9 @@ public sealed class StoredMessage
         return fields;
     }
 
+    private static bool IsReceived(RawHeaderField field) =>
+        field.Name.Equals("Received", StringComparison.OrdinalIgnoreCase);
+
     private static bool IsTraceName(string name) =>
         TraceFieldNames.Any(n => n.Equals(name, StringComparison.OrdinalIgnoreCase));
 
@@ -110,7 +133,8 @@ public sealed class StoredMessage
         return newline < 0 ? message.Length : newline + 1;
     }
 
-    private static string? Describe(byte[] actual, byte[] expected)
+    /// <summary>Returns null when the arrays are equal, otherwise their lengths and the first differing offset with context.</summary>
+    public static string? DescribeDifference(byte[] actual, byte[] expected)
     {
         var common = Math.Min(actual.Length, expected.Length);
         var first = 0;
@@ -124,9 +148,9 @@ public sealed class StoredMessage
             return null;
         }
 
-        return $"stored {actual.Length} octets, sent {expected.Length}; first difference at offset {first}\n" +
-               $"  stored: {Excerpt(actual, first)}\n" +
-               $"  sent:   {Excerpt(expected, first)}";
+        return $"actual {actual.Length} octets, expected {expected.Length}; first difference at offset {first}\n" +
+               $"  actual:   {Excerpt(actual, first)}\n" +
+               $"  expected: {Excerpt(expected, first)}";
     }
 
     private static string Excerpt(byte[] bytes, int offset)
