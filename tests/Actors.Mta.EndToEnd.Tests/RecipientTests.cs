@@ -1,0 +1,196 @@
+using System.Text;
+using Actors.Mta.EndToEnd.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Actors.Mta.EndToEnd.Tests;
+
+/// <summary>How the server reports each recipient's fate, checked against Dovecot's real per-recipient replies.</summary>
+public sealed class RecipientTests : EndToEndTest
+{
+    private const string Sender = "recipients@example.net";
+
+    public RecipientTests(EndToEndFixture fixture, ITestOutputHelper output)
+        : base(fixture, output)
+    {
+    }
+
+    [Fact]
+    public async Task UnacceptedDomain_Gets550AtRcpt()
+    {
+        var server = await ServerAsync();
+        await using var smtp = await OpenTransactionAsync(server);
+        var rcpt = await smtp.CommandAsync("RCPT TO:<someone@example.net>");
+
+        Assert.True(rcpt.Code == 550, smtp.Transcript);
+        Assert.StartsWith("5.7.1", rcpt.Text);
+    }
+
+    [Fact]
+    public async Task AcceptedDomain_MatchedWithoutCase()
+    {
+        var server = await ServerAsync();
+        await using var smtp = await OpenTransactionAsync(server);
+        var rcpt = await smtp.CommandAsync("RCPT TO:<alice@EXAMPLE.Com>");
+
+        Assert.True(rcpt.Code == 250, smtp.Transcript);
+    }
+
+    [Fact]
+    public async Task TwoRecipients_EachMailboxGetsMessage()
+    {
+        var message = Message("Two recipients");
+        var server = await ServerAsync();
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await OpenTransactionAsync(server);
+        var alice = await smtp.CommandAsync("RCPT TO:<alice@example.com>");
+        var bob = await smtp.CommandAsync("RCPT TO:<bob@example.com>");
+        var final = await SendDataAsync(smtp, message);
+
+        Assert.True(alice.Code == 250, smtp.Transcript);
+        Assert.True(bob.Code == 250, smtp.Transcript);
+        Assert.True(final.Code == 250, smtp.Transcript);
+        AssertDeliveredExactly(mark, "alice@example.com", message, Sender);
+        AssertDeliveredExactly(mark, "bob@example.com", message, Sender);
+    }
+
+    /// <summary>
+    /// The server accepts any local part of an accepted domain at RCPT and learns of the unknown user only from
+    /// Dovecot's LMTP 550 5.1.1 after the data. With one recipient delivered, the reply to the final dot is 250
+    /// ("delivered ... to some recipients"), so the client is not told about the unknown one.
+    /// NOTE: the server sends no bounce for it either (it never relays), so that recipient's copy is dropped with
+    /// only a log line. A 550 at RCPT, which the assertion also allows, would need a recipient check during RCPT.
+    /// </summary>
+    [Fact]
+    public async Task UnknownUserWithValidUser_ValidOneDelivered()
+    {
+        var message = Message("One unknown recipient");
+        var server = await ServerAsync();
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await OpenTransactionAsync(server);
+        var unknown = await smtp.CommandAsync("RCPT TO:<nobody@example.com>");
+        var bob = await smtp.CommandAsync("RCPT TO:<bob@example.com>");
+        var final = await SendDataAsync(smtp, message);
+        Output.WriteLine(smtp.Transcript);
+
+        Assert.True(bob.Code == 250, smtp.Transcript);
+        Assert.True(unknown.Code is 250 or 550, smtp.Transcript);
+        Assert.True(final.Code == 250, smtp.Transcript);
+        AssertDeliveredExactly(mark, "bob@example.com", message, Sender);
+    }
+
+    [Fact]
+    public async Task OnlyUnknownUser_Gets550AfterData()
+    {
+        var server = await ServerAsync();
+        await using var smtp = await OpenTransactionAsync(server);
+        var rcpt = await smtp.CommandAsync("RCPT TO:<nobody@example.org>");
+        if (rcpt.Code != 250)
+        {
+            // Rejecting the unknown user already at RCPT also reports the failure to the client.
+            Assert.True(rcpt.Code == 550, smtp.Transcript);
+            return;
+        }
+
+        var final = await SendDataAsync(smtp, Message("Only an unknown recipient"));
+
+        Assert.True(final.Code == 550, smtp.Transcript);
+        Assert.StartsWith("5.", final.Text);
+    }
+
+    [Fact]
+    public async Task FullMailbox_Gets550AfterData()
+    {
+        var message = Message("Larger than the quota", bodyKilobytes: DovecotFixture.SmallQuotaKilobytes * 2);
+        var server = await ServerAsync();
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await OpenTransactionAsync(server);
+        await smtp.CommandAsync($"RCPT TO:<{DovecotFixture.SmallQuotaUser}>");
+        var final = await SendDataAsync(smtp, message);
+
+        Assert.True(final.Code == 550, smtp.Transcript);
+        Assert.Empty(mark.NewMessages(Dovecot, DovecotFixture.SmallQuotaUser));
+    }
+
+    [Fact]
+    public async Task FullMailboxWithValidUser_Gets250()
+    {
+        var message = Message("Larger than one quota", bodyKilobytes: DovecotFixture.SmallQuotaKilobytes * 2);
+        var server = await ServerAsync();
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await OpenTransactionAsync(server);
+        await smtp.CommandAsync($"RCPT TO:<{DovecotFixture.SmallQuotaUser}>");
+        await smtp.CommandAsync("RCPT TO:<carol@example.org>");
+        var final = await SendDataAsync(smtp, message);
+
+        Assert.True(final.Code == 250, smtp.Transcript);
+        AssertDeliveredExactly(mark, "carol@example.org", message, Sender);
+        Assert.Empty(mark.NewMessages(Dovecot, DovecotFixture.SmallQuotaUser));
+    }
+
+    /// <summary>
+    /// Dovecot 2.3's LMTP offers no SMTPUTF8 and answers a UTF-8 local part with 501 5.5.4 at RCPT, so such a
+    /// recipient cannot be delivered; the client must learn that from a 5xx, never get a 250 for a lost message.
+    /// </summary>
+    [Fact]
+    public async Task Utf8LocalPart_RejectedWithPermanentError()
+    {
+        var message = Encoding.UTF8.GetBytes(
+            "From: sender@example.net\r\nTo: josé@example.com\r\nSubject: Für José\r\nMIME-Version: 1.0\r\n" +
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nOlá José!\r\n");
+        var server = await ServerAsync();
+
+        await using var smtp = await SmtpLineClient.ConnectAsync(server.Port);
+        await smtp.ReadReplyAsync();
+        await smtp.CommandAsync("EHLO raw.e2e.test");
+        var mail = await smtp.CommandAsync($"MAIL FROM:<{Sender}> SMTPUTF8 BODY=8BITMIME");
+        var rcpt = await smtp.CommandAsync("RCPT TO:<josé@example.com>");
+        var final = rcpt.Code == 250 ? await SendDataAsync(smtp, message) : rcpt;
+        Output.WriteLine(smtp.Transcript);
+
+        Assert.True(mail.Code == 250, smtp.Transcript);
+        Assert.True(final.Code is >= 500 and < 600, smtp.Transcript);
+    }
+
+    private static async Task<SmtpLineClient> OpenTransactionAsync(ServerProcess server)
+    {
+        var smtp = await SmtpLineClient.ConnectAsync(server.Port);
+        var greeting = await smtp.ReadReplyAsync();
+        var ehlo = await smtp.CommandAsync("EHLO recipients.e2e.test");
+        var mail = await smtp.CommandAsync($"MAIL FROM:<{Sender}>");
+        if (greeting.Code != 220 || ehlo.Code != 250 || mail.Code != 250)
+        {
+            await smtp.DisposeAsync();
+            throw new InvalidOperationException($"Opening a transaction failed.\n{smtp.Transcript}");
+        }
+
+        return smtp;
+    }
+
+    private static async Task<SmtpReply> SendDataAsync(SmtpLineClient smtp, byte[] message)
+    {
+        var data = await smtp.CommandAsync("DATA");
+        if (data.Code != 354)
+        {
+            return data;
+        }
+
+        await smtp.SendDataAsync(message);
+        return await smtp.ReadReplyAsync();
+    }
+
+    private static byte[] Message(string subject, int bodyKilobytes = 0)
+    {
+        var text = new StringBuilder($"From: {Sender}\r\nTo: undisclosed-recipients:;\r\nSubject: {subject}\r\n");
+        text.Append($"Message-ID: <{Guid.NewGuid():N}@example.net>\r\n\r\nBody line.\r\n");
+        for (var i = 0; i < bodyKilobytes * 1024 / 78; i++)
+        {
+            text.Append(new string('x', 76)).Append("\r\n");
+        }
+
+        return Encoding.ASCII.GetBytes(text.ToString());
+    }
+}
