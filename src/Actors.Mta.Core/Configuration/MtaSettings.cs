@@ -29,6 +29,19 @@ public sealed record MtaSettings
     public required TimeSpan LmtpReplyTimeout { get; init; }
     public required int LmtpMaxConnections { get; init; }
     public required TimeSpan LmtpIdleTimeout { get; init; }
+    public required int LmtpMaxWaiting { get; init; }
+    public required int LmtpBreakerMaxFailures { get; init; }
+    public required TimeSpan LmtpBreakerResetTimeout { get; init; }
+    public required TimeSpan QueueFirstRetry { get; init; }
+    public required double QueueBackoffFactor { get; init; }
+    public required TimeSpan QueueMaxRetryDelay { get; init; }
+    public required double QueueJitter { get; init; }
+    public required TimeSpan QueueLifetime { get; init; }
+    public required TimeSpan QueueScanInterval { get; init; }
+    public required int QueueMaxConcurrentDeliveries { get; init; }
+
+    /// <summary>SMTP relay for notifications to senders outside the accepted domains, or null for none.</summary>
+    public required Destination.SmtpRelay? NotificationRelay { get; init; }
 
     /// <summary>True when mail for <paramref name="domain"/> is accepted here (case-insensitive).</summary>
     public bool IsAcceptedDomain(string domain) =>
@@ -75,8 +88,35 @@ public sealed record MtaSettings
             LmtpReplyTimeout = reader.Duration("lmtp.reply-timeout"),
             LmtpMaxConnections = reader.Int("lmtp.max-connections", min: 1, max: 10_000),
             LmtpIdleTimeout = reader.Duration("lmtp.idle-timeout"),
+            LmtpMaxWaiting = reader.Int("lmtp.max-waiting", min: 0, max: 1_000_000),
+            LmtpBreakerMaxFailures = reader.Int("lmtp.breaker-max-failures", min: 1, max: 1000),
+            LmtpBreakerResetTimeout = reader.Duration("lmtp.breaker-reset-timeout"),
+            QueueFirstRetry = reader.Duration("queue.first-retry"),
+            QueueBackoffFactor = reader.Double("queue.backoff-factor", min: 1, max: 10),
+            QueueMaxRetryDelay = reader.Duration("queue.max-retry-delay"),
+            QueueJitter = reader.Double("queue.jitter", min: 0, max: 0.9),
+            QueueLifetime = reader.Duration("queue.lifetime"),
+            QueueScanInterval = reader.Duration("queue.scan-interval"),
+            QueueMaxConcurrentDeliveries = reader.Int("queue.max-concurrent-deliveries", min: 1, max: 100_000),
+            NotificationRelay = ReadRelay(reader),
         };
         return settings;
+    }
+
+    private static Destination.SmtpRelay? ReadRelay(SettingsReader reader)
+    {
+        string text = reader.String("notifications.relay", allowEmpty: true);
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        if (!EndpointText.TryParse(text, out string host, out int port))
+        {
+            throw new InvalidConfigurationException(Section + ".notifications.relay", $"invalid relay \"{text}\", expected HOST:PORT or an empty string");
+        }
+
+        return new Destination.SmtpRelay(host, port);
     }
 
     private static List<IPEndPoint> ReadEndpoints(SettingsReader reader)

@@ -20,6 +20,12 @@ public abstract record Destination
         public override string Name => "dev-sink:" + Directory;
     }
 
+    /// <summary>An SMTP relay that takes delivery status notifications for senders outside the accepted domains.</summary>
+    public sealed record SmtpRelay(string Host, int Port) : Destination
+    {
+        public override string Name => $"smtp:{Host}:{Port}";
+    }
+
     /// <summary>Parses "lmtp:HOST:PORT", "lmtp:/PATH" or "dev-sink:DIRECTORY"; returns null with an error otherwise.</summary>
     public static Destination? Parse(string text, string baseDirectory, out string error)
     {

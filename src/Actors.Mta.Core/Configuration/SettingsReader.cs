@@ -49,6 +49,18 @@ internal sealed class SettingsReader(Config config, string section)
 
     public int Int(string key, int min, int max) => (int)Long(key, min, max);
 
+    public double Double(string key, double min, double max)
+    {
+        var value = Value(key, $"a number from {min} to {max}");
+        if (!double.TryParse(value.GetString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double number) ||
+            number < min || number > max)
+        {
+            throw new InvalidConfigurationException(FullKey(key), $"invalid value \"{value.GetString()}\", expected a number from {min} to {max}");
+        }
+
+        return number;
+    }
+
     public TimeSpan Duration(string key)
     {
         var value = Value(key, "a duration such as 30s or 5m");

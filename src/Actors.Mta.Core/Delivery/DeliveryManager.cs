@@ -1,4 +1,6 @@
 using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Queue;
+using Actors.Mta.Core.Spool;
 using Akka.Actor;
 using Akka.Event;
 
@@ -15,20 +17,34 @@ public sealed class DeliveryManager : ReceiveActor
     private readonly Dictionary<string, IActorRef> _destinations = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public DeliveryManager(MtaSettings settings, Func<Destination, Props>? destinationProps = null)
+    private readonly IActorRef _queue;
+
+    /// <param name="queueProps">Creates the queue actor from this actor's reference; the default is a <see cref="QueueManager"/> on the configured spool.</param>
+    /// <param name="destinationProps">Creates a destination actor; the default picks by destination type.</param>
+    public DeliveryManager(MtaSettings settings, Func<IActorRef, Props>? queueProps = null, Func<Destination, Props>? destinationProps = null)
     {
         _settings = settings;
         destinationProps ??= d => DefaultDestinationProps(d, settings);
+        queueProps ??= self => QueueManager.Props(settings, new SpoolStore(settings.SpoolDirectory), self);
         int index = 0;
-        foreach (var destination in settings.Routes.Select(r => r.Destination).DistinctBy(d => d.Name))
+        var destinations = settings.Routes.Select(r => r.Destination).ToList();
+        if (settings.NotificationRelay is not null)
+        {
+            destinations.Add(settings.NotificationRelay);
+        }
+
+        foreach (var destination in destinations.DistinctBy(d => d.Name))
         {
             _destinations[destination.Name] = Context.ActorOf(destinationProps(destination), $"destination-{index++}");
         }
 
+        _queue = Context.ActorOf(queueProps(Self), "queue");
         Receive<DeliverMessage>(message =>
         {
-            Context.ActorOf(MessageDelivery.Props(message, Sender, _settings, _destinations), "message-" + message.QueueId);
+            string name = (message.FromQueue ? "retry-" : "message-") + message.QueueId;
+            Context.ActorOf(MessageDelivery.Props(message, Sender, _settings, _destinations, _queue), name);
         });
+        Receive<GetQueueStatus>(request => _queue.Forward(request));
     }
 
     /// <summary>A destination actor that fails is restarted; its in-flight deliveries are answered by <see cref="MessageDelivery"/>'s timeout.</summary>
@@ -39,13 +55,14 @@ public sealed class DeliveryManager : ReceiveActor
             return Directive.Restart;
         });
 
-    public static Props Props(MtaSettings settings, Func<Destination, Props>? destinationProps = null) =>
-        Akka.Actor.Props.Create(() => new DeliveryManager(settings, destinationProps));
+    public static Props Props(MtaSettings settings, Func<IActorRef, Props>? queueProps = null, Func<Destination, Props>? destinationProps = null) =>
+        Akka.Actor.Props.Create(() => new DeliveryManager(settings, queueProps, destinationProps));
 
     private static Props DefaultDestinationProps(Destination destination, MtaSettings settings) => destination switch
     {
         Destination.Lmtp lmtp => LmtpDestination.Props(lmtp, settings),
         Destination.DevSink sink => DevSinkDestination.Props(sink),
+        Destination.SmtpRelay relay => SmtpRelayDestination.Props(relay, settings),
         _ => throw new ArgumentOutOfRangeException(nameof(destination), destination, "unknown destination type"),
     };
 }

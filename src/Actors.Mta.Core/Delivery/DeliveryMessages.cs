@@ -19,13 +19,27 @@ public sealed record MessageEnvelope(
 /// <summary>Asks the delivery manager to deliver a received message. It answers the sender with a <see cref="DeliveryReport"/>.</summary>
 /// <param name="QueueId">The message's id in logs and in the spool.</param>
 /// <param name="SpoolFile">The message file, Received header included. Delivery owns it from now on and deletes it when done.</param>
-public sealed record DeliverMessage(string QueueId, MessageEnvelope Envelope, string SpoolFile, long Size);
+public sealed record DeliverMessage(string QueueId, MessageEnvelope Envelope, string SpoolFile, long Size)
+{
+    /// <summary>True for a retry from the queue: the file stays where it is and the outcome goes back to the queue.</summary>
+    public bool FromQueue { get; init; }
+
+    /// <summary>The delivery attempt this is, from 1.</summary>
+    public int Attempt { get; init; } = 1;
+
+    /// <summary>True for a notification made by this server; its recipient may be outside the accepted domains.</summary>
+    public bool IsNotification { get; init; }
+
+    /// <summary>When the message arrived, for notifications about it.</summary>
+    public DateTimeOffset Arrival { get; init; } = DateTimeOffset.UtcNow;
+}
 
 /// <summary>The final reply for one recipient: 2xx delivered, 4xx deferred, 5xx bounced.</summary>
 public sealed record RecipientResult(Mailbox Recipient, SmtpReply Reply, string Destination);
 
 /// <summary>The outcome of a <see cref="DeliverMessage"/>, one result per recipient.</summary>
-public sealed record DeliveryReport(string QueueId, IReadOnlyList<RecipientResult> Results)
+/// <param name="Queued">True when the message was written to the queue for the recipients still pending.</param>
+public sealed record DeliveryReport(string QueueId, IReadOnlyList<RecipientResult> Results, bool Queued = false)
 {
     public bool AllDelivered => Results.All(r => r.Reply.IsPositive);
     public bool AnyDeferred => Results.Any(r => r.Reply.IsTransientFailure);

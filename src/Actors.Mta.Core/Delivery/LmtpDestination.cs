@@ -30,6 +30,7 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
     private readonly Queue<DeliverToDestination> _waiting = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _busy;
+    private readonly CircuitState _breaker;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -37,11 +38,8 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
     {
         _destination = destination;
         _settings = settings;
-        Receive<DeliverToDestination>(job =>
-        {
-            _waiting.Enqueue(job);
-            StartWaitingJobs();
-        });
+        _breaker = new CircuitState(settings.LmtpBreakerMaxFailures, settings.LmtpBreakerResetTimeout);
+        Receive<DeliverToDestination>(OnJob);
         Receive<JobDone>(OnJobDone);
         Receive<JobFailed>(OnJobFailed);
         Receive<IdleCheck>(_ => CloseIdleConnections());
@@ -56,6 +54,30 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
         {
             _ = idle.Client.DisposeAsync().AsTask();
         }
+    }
+
+    private void OnJob(DeliverToDestination job)
+    {
+        if (!_breaker.AllowsAttempt(DateTime.UtcNow, _busy))
+        {
+            Defer(job, new SmtpReply(451, "4.4.1", "Mail delivery agent unavailable (circuit breaker open), try again later"));
+            return;
+        }
+
+        if (_waiting.Count >= _settings.LmtpMaxWaiting && _idle.Count == 0 && _busy >= _settings.LmtpMaxConnections)
+        {
+            Defer(job, new SmtpReply(451, "4.4.5", "Mail delivery agent busy, try again later"));
+            return;
+        }
+
+        _waiting.Enqueue(job);
+        StartWaitingJobs();
+    }
+
+    private void Defer(DeliverToDestination job, SmtpReply reply)
+    {
+        var results = job.Envelope.Recipients.Select(r => new RecipientResult(r, reply, _destination.Name)).ToList();
+        job.ReplyTo.Tell(new DestinationResults(job.QueueId, results));
     }
 
     private void StartWaitingJobs()
@@ -95,6 +117,11 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
     private void OnJobDone(JobDone done)
     {
         _busy--;
+        if (_breaker.RecordSuccess())
+        {
+            _log.Info("Circuit breaker for {Destination} closed: delivery works again", _destination.Name);
+        }
+
         _idle.Push((done.Client, DateTime.UtcNow));
         var recipients = done.Job.Envelope.Recipients;
         var results = new List<RecipientResult>(recipients.Count);
@@ -124,9 +151,17 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
         }
 
         _log.Warning("{QueueId}: delivery to {Destination} failed: {Error}", failed.Job.QueueId, _destination.Name, error.Message);
-        var reply = new SmtpReply(451, "4.4.1", "Mail delivery agent unavailable, try again later");
-        var results = failed.Job.Envelope.Recipients.Select(r => new RecipientResult(r, reply, _destination.Name)).ToList();
-        failed.Job.ReplyTo.Tell(new DestinationResults(failed.Job.QueueId, results));
+        if (_breaker.RecordFailure(DateTime.UtcNow))
+        {
+            _log.Warning("Circuit breaker for {Destination} opened after {Failures} failures in a row; deferring its mail for {Reset}",
+                _destination.Name, _settings.LmtpBreakerMaxFailures, _settings.LmtpBreakerResetTimeout);
+            while (_waiting.TryDequeue(out var waiting))
+            {
+                Defer(waiting, new SmtpReply(451, "4.4.1", "Mail delivery agent unavailable (circuit breaker open), try again later"));
+            }
+        }
+
+        Defer(failed.Job, new SmtpReply(451, "4.4.1", "Mail delivery agent unavailable, try again later"));
         StartWaitingJobs();
     }
 

@@ -166,14 +166,19 @@ public sealed partial class SessionActor
         }
 
         Timers.Cancel(IoTimer);
-        if (report.AllDelivered)
+        if (report.Queued)
+        {
+            // The message and its envelope are fsynced in the queue: the 250 is a promise the queue keeps.
+            Reply(250, "2.0.0", $"Ok: queued as {report.QueueId}");
+        }
+        else if (report.AllDelivered)
         {
             Reply(250, "2.0.0", $"Ok: delivered as {report.QueueId}");
         }
         else if (report.AnyDeferred)
         {
-            var first = report.Results.First(r => r.Reply.IsTransientFailure).Reply;
-            Reply(451, "4.3.0", $"Delivery deferred, try again later ({first})");
+            // Deferred and not queued: the queue could not take the message (disk full, say).
+            Reply(451, "4.3.0", "Temporary local problem, try again later");
         }
         else if (report.AllBounced)
         {

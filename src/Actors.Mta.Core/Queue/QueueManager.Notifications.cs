@@ -1,0 +1,105 @@
+using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Spool;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Queue;
+
+public sealed partial class QueueManager
+{
+    /// <summary>A notification to queue: its envelope now, its message built from the original when written.</summary>
+    private sealed class PendingNotification(QueueEntry entry, Func<string, byte[]> build)
+    {
+        public QueueEntry Entry { get; } = entry;
+
+        /// <summary>Builds the notification from <paramref name="originalFile"/> and writes it to the queue, fsynced. Blocks.</summary>
+        public void Write(SpoolStore store, string originalFile) => store.EnqueueNew(build(originalFile), Entry);
+    }
+
+    // No notification goes to the null reverse-path (RFC 5321 section 4.5.5), which notifications use themselves.
+    private PendingNotification? NotificationFor(string queueId, MessageEnvelope envelope, DateTimeOffset arrival, IReadOnlyList<RecipientResult> failed)
+    {
+        if (envelope.ReversePath is null || failed.Count == 0)
+        {
+            return null;
+        }
+
+        foreach (var result in failed)
+        {
+            _log.Warning("{QueueId}: to=<{Recipient}> status=bounced ({Reply}); notifying <{Sender}>",
+                queueId, result.Recipient.Address, result.Reply.ToString(), envelope.SenderText);
+        }
+
+        string sender = envelope.SenderText;
+        var recipients = failed
+            .Select(f => new FailedRecipient(f.Recipient.Address, f.Reply.ToString(), DeliveryStatusNotification.StatusOf(f.Reply.Code, f.Reply.EnhancedCode)))
+            .ToList();
+        string serverName = _settings.ServerName;
+        var entry = new QueueEntry
+        {
+            QueueId = Spool.QueueId.New(),
+            Sender = "",
+            MailParameters = [],
+            Recipients = [new QueuedRecipient(sender, null)],
+            ArrivalTime = DateTimeOffset.UtcNow,
+            Attempts = 0,
+            NextAttempt = DateTimeOffset.UtcNow,
+            Size = 0,
+            IsNotification = true,
+        };
+        return new PendingNotification(entry, original =>
+        {
+            byte[] message = DeliveryStatusNotification.Build(serverName, queueId, sender, arrival, recipients, original);
+            return message;
+        });
+    }
+
+    /// <summary>
+    /// Carries out requests that the queue command left as files in spool/control: "retry-all", "retry-ID"
+    /// and "delete-ID". Files keep the command and the server from writing the same queue file at once.
+    /// </summary>
+    private void ProcessControlRequests()
+    {
+        string control = Path.Combine(_store.Root, "control");
+        if (!Directory.Exists(control))
+        {
+            return;
+        }
+
+        foreach (string path in Directory.EnumerateFiles(control))
+        {
+            string name = Path.GetFileName(path);
+            File.Delete(path);
+            if (name == "retry-all")
+            {
+                _log.Info("Queue: retry of every message requested");
+                foreach (var id in _entries.Keys.ToList())
+                {
+                    _entries[id] = _entries[id] with { NextAttempt = DateTimeOffset.UtcNow };
+                }
+            }
+            else if (name.StartsWith("retry-", StringComparison.Ordinal) && _entries.TryGetValue(name["retry-".Length..], out var retry))
+            {
+                _log.Info("{QueueId}: retry requested", retry.QueueId);
+                _entries[retry.QueueId] = retry with { NextAttempt = DateTimeOffset.UtcNow };
+            }
+            else if (name.StartsWith("delete-", StringComparison.Ordinal) && _entries.TryGetValue(name["delete-".Length..], out var delete))
+            {
+                if (_inFlight.Contains(delete.QueueId))
+                {
+                    // Deleting during an attempt would race with its outcome; ask again at the next scan.
+                    File.WriteAllText(path, "");
+                    continue;
+                }
+
+                _log.Warning("{QueueId}: deleted from the queue by the operator", delete.QueueId);
+                _entries.Remove(delete.QueueId);
+                var store = _store;
+                RunStore(delete.QueueId, () => store.Remove(delete.QueueId));
+            }
+            else
+            {
+                _log.Warning("Queue: ignoring unknown or stale request {Request}", name);
+            }
+        }
+    }
+}

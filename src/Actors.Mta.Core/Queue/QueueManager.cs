@@ -1,0 +1,299 @@
+using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Spool;
+using Actors.Mta.Protocol.Smtp;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Queue;
+
+/// <summary>
+/// Owns the queue of accepted messages that still have recipients to deliver: writes them durably, keeps an
+/// index of their envelopes (never their data) in memory, retries them on a backoff schedule, sends
+/// notifications for recipients that fail for good, and removes each message once nothing is pending.
+/// All disk work runs in tasks; the actor keeps only the index.
+/// </summary>
+public sealed partial class QueueManager : ReceiveActor, IWithTimers
+{
+    private sealed record Loaded(List<QueueEntry> Entries, List<string> Unreadable);
+
+    private sealed record LoadFailed(Exception Error);
+
+    private sealed record Scan
+    {
+        public static readonly Scan Instance = new();
+    }
+
+    private sealed record EntryStored(QueueEntry Entry, IActorRef? ReplyTo);
+
+    private sealed record StoreFailed(string QueueId, Exception Error, IActorRef? ReplyTo);
+
+    private sealed record EntryRemoved(string QueueId);
+
+    private readonly MtaSettings _settings;
+    private readonly SpoolStore _store;
+    private readonly IActorRef _delivery;
+    private readonly Dictionary<string, QueueEntry> _entries = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Random _random = new();
+    private bool _loaded;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public QueueManager(MtaSettings settings, SpoolStore store, IActorRef delivery)
+    {
+        _settings = settings;
+        _store = store;
+        _delivery = delivery;
+
+        Receive<Loaded>(OnLoaded);
+        Receive<LoadFailed>(f => throw new IOException("Cannot load the queue: " + f.Error.Message, f.Error));
+        Receive<Scan>(_ => OnScan());
+        Receive<EnqueueMessage>(OnEnqueue);
+        Receive<NotifyFailures>(OnNotify);
+        Receive<EntryStored>(OnEntryStored);
+        Receive<StoreFailed>(OnStoreFailed);
+        Receive<EntryRemoved>(r => _entries.Remove(r.QueueId));
+        Receive<DeliveryReport>(OnDeliveryReport);
+        Receive<LateResults>(OnLateResults);
+        Receive<GetQueueStatus>(_ => Sender.Tell(Status()));
+    }
+
+    public static Props Props(MtaSettings settings, SpoolStore store, IActorRef delivery) =>
+        Akka.Actor.Props.Create(() => new QueueManager(settings, store, delivery));
+
+    protected override void PreStart()
+    {
+        var store = _store;
+        Task.Run(() =>
+        {
+            store.CreateDirectories();
+            var (entries, unreadable) = store.LoadAll();
+            return new Loaded(entries, unreadable);
+        }).PipeTo(Self, failure: error => new LoadFailed(error));
+    }
+
+    private QueueStatus Status()
+    {
+        var oldest = _entries.Count == 0 ? TimeSpan.Zero : DateTimeOffset.UtcNow - _entries.Values.Min(e => e.ArrivalTime);
+        return new QueueStatus(_loaded, _entries.Count, oldest);
+    }
+
+    private void OnLoaded(Loaded loaded)
+    {
+        foreach (var entry in loaded.Entries)
+        {
+            _entries[entry.QueueId] = entry;
+        }
+
+        foreach (string path in loaded.Unreadable)
+        {
+            _log.Error("Queue file {Path} is unreadable or has no data file; it is left in place for the operator", path);
+        }
+
+        _loaded = true;
+        _log.Info("Queue loaded: {Count} message(s) waiting for delivery", _entries.Count);
+        Timers.StartPeriodicTimer(Scan.Instance, Scan.Instance, _settings.QueueScanInterval);
+        Self.Tell(Scan.Instance);
+    }
+
+    private void OnScan()
+    {
+        ProcessControlRequests();
+        var now = DateTimeOffset.UtcNow;
+        int free = _settings.QueueMaxConcurrentDeliveries - _inFlight.Count;
+        if (free <= 0)
+        {
+            return;
+        }
+
+        var due = _entries.Values
+            .Where(e => e.NextAttempt <= now && !_inFlight.Contains(e.QueueId))
+            .OrderBy(e => e.NextAttempt)
+            .Take(free)
+            .ToList();
+        foreach (var entry in due)
+        {
+            Dispatch(entry);
+        }
+    }
+
+    private void Dispatch(QueueEntry entry)
+    {
+        _inFlight.Add(entry.QueueId);
+        var envelope = new MessageEnvelope(
+            entry.Sender.Length == 0 ? null : Mailboxes.Parse(entry.Sender),
+            entry.Recipients.Select(r => Mailboxes.Parse(r.Address)).ToList(),
+            entry.MailParameters);
+        _delivery.Tell(new DeliverMessage(entry.QueueId, envelope, _store.DataPath(entry.QueueId), entry.Size)
+        {
+            FromQueue = true,
+            Attempt = entry.Attempts + 1,
+            IsNotification = entry.IsNotification,
+        });
+    }
+
+    private void OnEnqueue(EnqueueMessage request)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var entry = new QueueEntry
+        {
+            QueueId = request.QueueId,
+            Sender = request.Envelope.SenderText,
+            MailParameters = request.Envelope.MailParameters,
+            Recipients = request.Pending.Select(r => new QueuedRecipient(r.Recipient.Address, r.Reply.ToString())).ToList(),
+            ArrivalTime = request.Arrival,
+            Attempts = 1,
+            NextAttempt = now + RetrySchedule.NextDelay(1, _settings, _random),
+            Size = request.Size,
+        };
+
+        var store = _store;
+        var replyTo = Sender;
+        var notification = request.Bounced.Count > 0 ? NotificationFor(request.QueueId, request.Envelope, request.Arrival, request.Bounced) : null;
+        string incoming = request.IncomingFile;
+        Task.Run(() =>
+        {
+            // The notification is written first, from the data file still in incoming/, so that both exist
+            // on disk before the client is told 250.
+            notification?.Write(store, incoming);
+            store.Enqueue(incoming, entry);
+            return (object)new EntryStored(entry, replyTo);
+        }).PipeTo(Self, failure: error => new StoreFailed(entry.QueueId, error, replyTo));
+    }
+
+    private void OnNotify(NotifyFailures request)
+    {
+        var replyTo = Sender;
+        var notification = NotificationFor(request.QueueId, request.Envelope, request.Arrival, request.Failed);
+        if (notification is null)
+        {
+            replyTo.Tell(new Notified(request.QueueId));
+            return;
+        }
+
+        var store = _store;
+        Task.Run(() =>
+        {
+            notification.Write(store, request.DataFile);
+            return (object)new EntryStored(notification.Entry, null);
+        }).PipeTo(Self, failure: error => new StoreFailed(notification.Entry.QueueId, error, null))
+          .ContinueWith(_ => replyTo.Tell(new Notified(request.QueueId)), TaskScheduler.Default);
+    }
+
+    private void OnEntryStored(EntryStored stored)
+    {
+        _entries[stored.Entry.QueueId] = stored.Entry;
+        if (stored.ReplyTo is not null)
+        {
+            _log.Info("{QueueId}: queued nrcpt={RecipientCount} next-attempt={NextAttempt:u}",
+                stored.Entry.QueueId, stored.Entry.Recipients.Count, stored.Entry.NextAttempt);
+            stored.ReplyTo.Tell(new Enqueued(stored.Entry.QueueId));
+        }
+    }
+
+    private void OnStoreFailed(StoreFailed failed)
+    {
+        var error = failed.Error is AggregateException { InnerException: { } inner } ? inner : failed.Error;
+        _log.Error("{QueueId}: cannot write to the queue: {Error}", failed.QueueId, error.Message);
+        failed.ReplyTo?.Tell(new EnqueueFailed(failed.QueueId, error.Message));
+    }
+
+    private void OnDeliveryReport(DeliveryReport report)
+    {
+        _inFlight.Remove(report.QueueId);
+        if (!_entries.TryGetValue(report.QueueId, out var entry))
+        {
+            return;
+        }
+
+        var bounced = report.Results.Where(r => r.Reply.IsPermanentFailure).ToList();
+        var deferred = report.Results.Where(r => r.Reply.IsTransientFailure).ToList();
+        bool expired = DateTimeOffset.UtcNow - entry.ArrivalTime > _settings.QueueLifetime;
+        if (expired && deferred.Count > 0)
+        {
+            _log.Warning("{QueueId}: queue lifetime of {Lifetime} expired with {Count} recipient(s) still deferred; bouncing them",
+                entry.QueueId, _settings.QueueLifetime, deferred.Count);
+            bounced.AddRange(deferred.Select(d => d with { Reply = new SmtpReply(550, "4.4.7", $"Delivery time expired, last reply: {d.Reply}") }));
+            deferred.Clear();
+        }
+
+        Complete(entry, bounced, deferred);
+    }
+
+    private void OnLateResults(LateResults late)
+    {
+        if (!_entries.TryGetValue(late.QueueId, out var entry) || _inFlight.Contains(late.QueueId))
+        {
+            return;
+        }
+
+        var finished = late.Results.Where(r => !r.Reply.IsTransientFailure).Select(r => r.Recipient.Address).ToHashSet(StringComparer.Ordinal);
+        if (finished.Count == 0)
+        {
+            return;
+        }
+
+        var bounced = late.Results.Where(r => r.Reply.IsPermanentFailure).ToList();
+        var remaining = entry.Recipients.Where(r => !finished.Contains(r.Address))
+            .Select(r => new RecipientResult(Mailboxes.Parse(r.Address), new SmtpReply(451, null, r.LastReply ?? "deferred"), ""))
+            .ToList();
+        Complete(entry with { Attempts = entry.Attempts - 1 }, bounced, remaining);
+    }
+
+    // Applies one attempt's outcome: notify for bounced recipients, then remove the message or reschedule it.
+    private void Complete(QueueEntry entry, List<RecipientResult> bounced, List<RecipientResult> deferred)
+    {
+        var store = _store;
+        string queueId = entry.QueueId;
+        if (entry.IsNotification && bounced.Count > 0)
+        {
+            _log.Error("{QueueId}: notification undeliverable, kept in {Folder}: {Reply}", queueId, store.DeadLetter, bounced[0].Reply.ToString());
+            _entries.Remove(queueId);
+            RunStore(queueId, () => store.MoveToDeadLetter(queueId));
+            return;
+        }
+
+        var envelope = new MessageEnvelope(entry.Sender.Length == 0 ? null : Mailboxes.Parse(entry.Sender), [], entry.MailParameters);
+        var notification = bounced.Count > 0 ? NotificationFor(queueId, envelope, entry.ArrivalTime, bounced) : null;
+        if (deferred.Count == 0)
+        {
+            _entries.Remove(queueId);
+            RunStore(queueId, () =>
+            {
+                notification?.Write(store, store.DataPath(queueId));
+                store.Remove(queueId);
+            });
+            return;
+        }
+
+        int attempts = entry.Attempts + 1;
+        var updated = entry with
+        {
+            Recipients = deferred.Select(d => new QueuedRecipient(d.Recipient.Address, d.Reply.ToString())).ToList(),
+            Attempts = attempts,
+            NextAttempt = DateTimeOffset.UtcNow + RetrySchedule.NextDelay(attempts, _settings, _random),
+        };
+        _entries[queueId] = updated;
+        _log.Info("{QueueId}: deferred nrcpt={RecipientCount} attempts={Attempts} next-attempt={NextAttempt:u}",
+            queueId, deferred.Count, attempts, updated.NextAttempt);
+        RunStore(queueId, () =>
+        {
+            notification?.Write(store, store.DataPath(queueId));
+            store.WriteEnvelope(updated);
+        });
+    }
+
+    private void RunStore(string queueId, Action action)
+    {
+        var log = _log;
+        Task.Run(action).ContinueWith(t =>
+        {
+            if (t.Exception is { } error)
+            {
+                log.Error("{QueueId}: queue update failed: {Error}", queueId, error.InnerException?.Message ?? error.Message);
+            }
+        }, TaskScheduler.Default);
+    }
+}
