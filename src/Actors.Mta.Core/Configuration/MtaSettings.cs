@@ -40,6 +40,12 @@ public sealed record MtaSettings
     public required TimeSpan QueueScanInterval { get; init; }
     public required int QueueMaxConcurrentDeliveries { get; init; }
 
+    public required bool VerificationEnabled { get; init; }
+    public required TimeSpan VerificationPositiveTtl { get; init; }
+    public required TimeSpan VerificationNegativeTtl { get; init; }
+    public required int VerificationMaxCacheEntries { get; init; }
+    public required TimeSpan VerificationTimeout { get; init; }
+
     /// <summary>SMTP relay for notifications to senders outside the accepted domains, or null for none.</summary>
     public required Destination.SmtpRelay? NotificationRelay { get; init; }
 
@@ -91,6 +97,11 @@ public sealed record MtaSettings
             LmtpMaxWaiting = reader.Int("lmtp.max-waiting", min: 0, max: 1_000_000),
             LmtpBreakerMaxFailures = reader.Int("lmtp.breaker-max-failures", min: 1, max: 1000),
             LmtpBreakerResetTimeout = reader.Duration("lmtp.breaker-reset-timeout"),
+            VerificationEnabled = reader.Boolean("verification.enabled"),
+            VerificationPositiveTtl = reader.Duration("verification.positive-cache-ttl"),
+            VerificationNegativeTtl = reader.Duration("verification.negative-cache-ttl"),
+            VerificationMaxCacheEntries = reader.Int("verification.max-cache-entries", min: 0, max: 10_000_000),
+            VerificationTimeout = reader.Duration("verification.timeout"),
             QueueFirstRetry = reader.Duration("queue.first-retry"),
             QueueBackoffFactor = reader.Double("queue.backoff-factor", min: 1, max: 10),
             QueueMaxRetryDelay = reader.Duration("queue.max-retry-delay"),
@@ -139,8 +150,10 @@ public sealed record MtaSettings
     {
         string key = Section + ".routes";
         var routes = new List<Route>();
+        int index = 0;
         foreach (Config item in reader.ObjectList("routes"))
         {
+            string routeKey = $"{key}[{index++}]";
             var domains = item.HasPath("domains") ? item.GetStringList("domains") : null;
             string? destinationText = item.HasPath("destination") ? item.GetString("destination") : null;
             if (domains is null || domains.Count == 0 || string.IsNullOrEmpty(destinationText))
@@ -148,14 +161,27 @@ public sealed record MtaSettings
                 throw new InvalidConfigurationException(key, "each route needs a non-empty domains list and a destination, for example { domains = [\"example.com\"], destination = \"lmtp:/run/dovecot/lmtp\" }");
             }
 
-            var destination = Destination.Parse(destinationText, baseDirectory, out string error)
-                ?? throw new InvalidConfigurationException(key, error);
+            var destination = destinationText == Destination.Pipe.Keyword
+                ? Destination.Pipe.Read(item, routeKey)
+                : Destination.Parse(destinationText, baseDirectory, out string error) ?? throw new InvalidConfigurationException(key, error);
+            if (destination is not Destination.Pipe && Destination.Pipe.OptionKeys.FirstOrDefault(item.HasPath) is { } pipeKey)
+            {
+                throw new InvalidConfigurationException($"{routeKey}.{pipeKey}", "is only valid on a route with destination = \"pipe\"");
+            }
+
             routes.Add(new Route(domains.ToList(), destination));
         }
 
         if (routes.Count == 0)
         {
             throw new InvalidConfigurationException(key, "at least one route is required");
+        }
+
+        // Routes that name the same destination share one destination actor, so they must agree on its settings.
+        var conflict = routes.GroupBy(r => r.Destination.Name).FirstOrDefault(g => g.Select(r => r.Destination).Distinct().Count() > 1);
+        if (conflict is not null)
+        {
+            throw new InvalidConfigurationException(key, $"the routes to {conflict.Key} have different settings; give them the same max-concurrency and timeout");
         }
 
         return routes;

@@ -49,6 +49,17 @@ internal sealed class SettingsReader(Config config, string section)
 
     public int Int(string key, int min, int max) => (int)Long(key, min, max);
 
+    public bool Boolean(string key)
+    {
+        var value = Value(key, "on or off");
+        return value.GetString().ToLowerInvariant() switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            string other => throw new InvalidConfigurationException(FullKey(key), $"invalid value \"{other}\", expected on or off"),
+        };
+    }
+
     public double Double(string key, double min, double max)
     {
         var value = Value(key, $"a number from {min} to {max}");

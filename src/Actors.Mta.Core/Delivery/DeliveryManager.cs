@@ -39,6 +39,8 @@ public sealed class DeliveryManager : ReceiveActor
         }
 
         _queue = Context.ActorOf(queueProps(Self), "queue");
+        var verifier = Context.ActorOf(RecipientVerifier.Props(settings, _destinations), "verifier");
+        Receive<VerifyRecipient>(request => verifier.Forward(request));
         Receive<DeliverMessage>(message =>
         {
             string name = (message.FromQueue ? "retry-" : "message-") + message.QueueId;
@@ -62,6 +64,7 @@ public sealed class DeliveryManager : ReceiveActor
     {
         Destination.Lmtp lmtp => LmtpDestination.Props(lmtp, settings),
         Destination.DevSink sink => DevSinkDestination.Props(sink),
+        Destination.Pipe pipe => PipeDestination.Props(pipe),
         Destination.SmtpRelay relay => SmtpRelayDestination.Props(relay, settings),
         _ => throw new ArgumentOutOfRangeException(nameof(destination), destination, "unknown destination type"),
     };

@@ -19,6 +19,10 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
 
     private sealed record JobFailed(DeliverToDestination Job, Exception Error, bool WasReused);
 
+    private sealed record VerifyDone(VerifyAtDestination Job, LmtpClient Client, SmtpReply Reply);
+
+    private sealed record VerifyFailed(VerifyAtDestination Job, Exception Error);
+
     private sealed record IdleCheck
     {
         public static readonly IdleCheck Instance = new();
@@ -28,6 +32,7 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
     private readonly MtaSettings _settings;
     private readonly Stack<(LmtpClient Client, DateTime IdleSince)> _idle = new();
     private readonly Queue<DeliverToDestination> _waiting = new();
+    private readonly Queue<VerifyAtDestination> _verifications = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private int _busy;
     private readonly CircuitState _breaker;
@@ -40,6 +45,9 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
         _settings = settings;
         _breaker = new CircuitState(settings.LmtpBreakerMaxFailures, settings.LmtpBreakerResetTimeout);
         Receive<DeliverToDestination>(OnJob);
+        Receive<VerifyAtDestination>(OnVerify);
+        Receive<VerifyDone>(OnVerifyDone);
+        Receive<VerifyFailed>(OnVerifyFailed);
         Receive<JobDone>(OnJobDone);
         Receive<JobFailed>(OnJobFailed);
         Receive<IdleCheck>(_ => CloseIdleConnections());
@@ -80,8 +88,47 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
         job.ReplyTo.Tell(new DestinationResults(job.QueueId, results));
     }
 
+    private void OnVerify(VerifyAtDestination job)
+    {
+        if (!_breaker.AllowsAttempt(DateTime.UtcNow, running: 1) || _verifications.Count >= _settings.LmtpMaxWaiting)
+        {
+            job.ReplyTo.Tell(new DestinationVerified(job.Recipient, null));
+            return;
+        }
+
+        _verifications.Enqueue(job);
+        StartWaitingJobs();
+    }
+
+    private void OnVerifyDone(VerifyDone done)
+    {
+        _busy--;
+        _idle.Push((done.Client, DateTime.UtcNow));
+        done.Job.ReplyTo.Tell(new DestinationVerified(done.Job.Recipient, done.Reply));
+        StartWaitingJobs();
+    }
+
+    private void OnVerifyFailed(VerifyFailed failed)
+    {
+        _busy--;
+        var error = failed.Error is AggregateException { InnerException: { } inner } ? inner : failed.Error;
+        _log.Info("Recipient check of <{Recipient}> at {Destination} failed, accepting it unverified: {Error}",
+            failed.Job.Recipient.Address, _destination.Name, error.Message);
+        failed.Job.ReplyTo.Tell(new DestinationVerified(failed.Job.Recipient, null));
+        StartWaitingJobs();
+    }
+
     private void StartWaitingJobs()
     {
+        // Recipient checks go first: a client is waiting on each, and each takes one short round trip.
+        while (_verifications.Count > 0 && (_idle.Count > 0 || _busy < _settings.LmtpMaxConnections))
+        {
+            var check = _verifications.Dequeue();
+            LmtpClient? idleClient = _idle.TryPop(out var idleEntry) ? idleEntry.Client : null;
+            _busy++;
+            RunVerification(check, idleClient);
+        }
+
         while (_waiting.Count > 0 && (_idle.Count > 0 || _busy < _settings.LmtpMaxConnections))
         {
             var job = _waiting.Dequeue();
@@ -112,6 +159,26 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
                 throw;
             }
         }).PipeTo(Self, failure: ex => new JobFailed(job, ex, reused is not null));
+    }
+
+    private void RunVerification(VerifyAtDestination job, LmtpClient? reused)
+    {
+        var settings = _settings;
+        var endpoint = _destination.Endpoint;
+        Task.Run(async () =>
+        {
+            var client = reused ?? await LmtpClient.ConnectAsync(endpoint, settings.ServerName, settings.LmtpConnectTimeout, CancellationToken.None);
+            try
+            {
+                var reply = await client.VerifyRecipientAsync(job.Recipient, settings.VerificationTimeout, CancellationToken.None);
+                return (object)new VerifyDone(job, client, reply);
+            }
+            catch
+            {
+                await client.DisposeAsync();
+                throw;
+            }
+        }).PipeTo(Self, failure: ex => new VerifyFailed(job, ex));
     }
 
     private void OnJobDone(JobDone done)

@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Globalization;
+using Actors.Mta.Core.Delivery;
+using Akka.Actor;
 using Actors.Mta.Protocol.Addresses;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Event;
@@ -13,6 +15,7 @@ public sealed partial class SessionActor
     private string? _heloName;
     private bool _esmtp;
     private Transaction? _transaction;
+    private Mailbox? _pendingRecipient;
 
     /// <summary>Handles every complete command line in the buffer. Returns true when more input is needed.</summary>
     private bool ProcessCommands(ref ReadOnlySequence<byte> buffer)
@@ -281,12 +284,44 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (!_transaction.Recipients.Any(r => string.Equals(r.Address, recipient.Address, StringComparison.OrdinalIgnoreCase)))
+        if (_transaction.Recipients.Any(r => string.Equals(r.Address, recipient.Address, StringComparison.OrdinalIgnoreCase)))
         {
-            _transaction.Recipients.Add(recipient);
+            Reply(250, "2.1.5", "Ok");
+            return;
         }
 
-        Reply(250, "2.1.5", "Ok");
+        // The delivery side checks the mailbox with the MDA; commands pipelined after this RCPT wait in the
+        // pipe until the answer comes, so replies stay in order.
+        _pendingRecipient = recipient;
+        _mode = Mode.AwaitingVerification;
+        Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut("RCPT"), _settings.VerificationTimeout + TimeSpan.FromSeconds(30));
+        _delivery.Tell(new VerifyRecipient(recipient));
+    }
+
+    private void OnRecipientVerified(RecipientVerified verified)
+    {
+        if (_mode != Mode.AwaitingVerification || _pendingRecipient is null || _transaction is null)
+        {
+            return;
+        }
+
+        Timers.Cancel(IoTimer);
+        var recipient = _pendingRecipient;
+        _pendingRecipient = null;
+        _mode = Mode.Commands;
+        if (verified.Rejection is { } rejection)
+        {
+            _log.Info("{SessionId}: reject: RCPT from {Remote}: {Reply}; from=<{From}> to=<{To}>",
+                _sessionId, _remote, rejection.ToString(), _transaction.ReversePath?.Address ?? "", recipient.Address);
+            Reply(rejection.Code, rejection.EnhancedCode ?? "5.1.1", "Mailbox unavailable: " + recipient.Address);
+        }
+        else
+        {
+            _transaction.Recipients.Add(recipient);
+            Reply(250, "2.1.5", "Ok");
+        }
+
+        ContinueAfterProcessing();
     }
 
     private void Rset(string argument)

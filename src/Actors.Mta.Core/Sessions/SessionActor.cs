@@ -24,6 +24,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
     {
         Commands,
         Data,
+        AwaitingVerification,
         AwaitingDelivery,
         Closed,
     }
@@ -63,6 +64,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         Receive<SessionIo.SpoolClosed>(c => OnSpoolClosed(c.Size));
         Receive<SessionIo.TimedOut>(t => OnTimedOut(t.Phase));
         Receive<DeliveryReport>(OnDeliveryReport);
+        Receive<RecipientVerified>(OnRecipientVerified);
         Receive<InjectFault>(f => throw new InvalidOperationException("Injected fault: " + f.Reason));
     }
 
