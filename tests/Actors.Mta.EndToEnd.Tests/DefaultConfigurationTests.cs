@@ -64,7 +64,7 @@ public sealed class DefaultConfigurationTests
         }
     }
 
-    /// <summary>Fails early when another program holds the port, which would otherwise answer in the server's place.</summary>
+    /// <summary>Fails early when another program has bound the port, because it would then reply in the server's place.</summary>
     private static void AssertPortFree(int port)
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -74,7 +74,7 @@ public sealed class DefaultConfigurationTests
         }
         catch (SocketException e)
         {
-            Assert.Fail($"Port {port} on 127.0.0.1 is in use ({e.SocketErrorCode}); stop the program that holds it.");
+            Assert.Fail($"Port {port} on 127.0.0.1 is in use ({e.SocketErrorCode}); stop the program that listens on it.");
         }
     }
 }

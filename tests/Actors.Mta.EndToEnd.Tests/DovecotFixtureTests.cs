@@ -5,8 +5,8 @@ using Actors.Mta.EndToEnd.Tests.Infrastructure;
 namespace Actors.Mta.EndToEnd.Tests;
 
 /// <summary>
-/// Checks the private Dovecot by itself over raw LMTP, so a failure in the server tests can be told apart from a
-/// broken fixture.
+/// Checks the private Dovecot by itself over raw LMTP, so a failure in the server tests can be distinguished
+/// from a broken fixture.
 /// </summary>
 public sealed class DovecotFixtureTests : IClassFixture<DovecotFixture>
 {

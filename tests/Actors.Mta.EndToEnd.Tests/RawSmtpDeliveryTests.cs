@@ -89,4 +89,25 @@ public sealed class RawSmtpDeliveryTests : EndToEndTest
         AssertDeliveredExactly(mark, "alice@example.com", message, Sender);
         AssertDeliveredExactly(mark, "bob@example.com", message, Sender);
     }
+
+    [Theory]
+    [InlineData("bare LF", "Subject: bare LF\r\n\r\nfirst\nsecond\r\n")]
+    [InlineData("bare CR", "Subject: bare CR\r\n\r\nfirst\rsecond\r\n")]
+    public async Task BareLineEnding_Gets550AfterData(string label, string content)
+    {
+        var server = await ServerAsync();
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await SmtpLineClient.ConnectAsync(server.Port);
+        await smtp.ReadReplyAsync();
+        await smtp.CommandAsync("EHLO raw.e2e.test");
+        await smtp.CommandAsync($"MAIL FROM:<{Sender}>");
+        await smtp.CommandAsync("RCPT TO:<alice@example.com>");
+        await smtp.CommandAsync("DATA");
+        await smtp.SendDataAsync(Encoding.ASCII.GetBytes(content));
+        var final = await smtp.ReadReplyAsync();
+
+        Assert.True(final.Code == 550, $"{label}\n{smtp.Transcript}");
+        Assert.Empty(mark.NewMessages(Dovecot, "alice@example.com"));
+    }
 }

@@ -8,6 +8,7 @@ namespace Actors.Mta.EndToEnd.Tests;
 public sealed class RecipientTests : EndToEndTest
 {
     private const string Sender = "recipients@example.net";
+    private const string VerificationOff = "actors-mta.verification.enabled = off";
 
     public RecipientTests(EndToEndFixture fixture, ITestOutputHelper output)
         : base(fixture, output)
@@ -55,11 +56,8 @@ public sealed class RecipientTests : EndToEndTest
     }
 
     /// <summary>
-    /// The server accepts any local part of an accepted domain at RCPT and learns of the unknown user only from
-    /// Dovecot's LMTP 550 5.1.1 after the data. With one recipient delivered, the reply to the final dot is 250
-    /// ("delivered ... to some recipients"), so the client is not told about the unknown one.
-    /// NOTE: the server sends no bounce for it either (it never relays), so that recipient's copy is dropped with
-    /// only a log line. A 550 at RCPT, which the assertion also allows, would need a recipient check during RCPT.
+    /// With recipient verification on (the root configuration's default) the server verifies each recipient with
+    /// Dovecot at RCPT time, so the unknown user gets Dovecot's 550 5.1.1 before the data.
     /// </summary>
     [Fact]
     public async Task UnknownUserWithValidUser_ValidOneDelivered()
@@ -74,27 +72,63 @@ public sealed class RecipientTests : EndToEndTest
         var final = await SendDataAsync(smtp, message);
         Output.WriteLine(smtp.Transcript);
 
+        Assert.True(unknown.Code == 550, smtp.Transcript);
+        Assert.StartsWith("5.1.1", unknown.Text);
         Assert.True(bob.Code == 250, smtp.Transcript);
-        Assert.True(unknown.Code is 250 or 550, smtp.Transcript);
         Assert.True(final.Code == 250, smtp.Transcript);
         AssertDeliveredExactly(mark, "bob@example.com", message, Sender);
     }
 
     [Fact]
-    public async Task OnlyUnknownUser_Gets550AfterData()
+    public async Task OnlyUnknownUser_Gets550AtRcpt()
     {
         var server = await ServerAsync();
         await using var smtp = await OpenTransactionAsync(server);
         var rcpt = await smtp.CommandAsync("RCPT TO:<nobody@example.org>");
-        if (rcpt.Code != 250)
-        {
-            // Rejecting the unknown user already at RCPT also reports the failure to the client.
-            Assert.True(rcpt.Code == 550, smtp.Transcript);
-            return;
-        }
+        var data = await smtp.CommandAsync("DATA");
 
-        var final = await SendDataAsync(smtp, Message("Only an unknown recipient"));
+        Assert.True(rcpt.Code == 550, smtp.Transcript);
+        Assert.StartsWith("5.1.1", rcpt.Text);
+        Assert.True(data.Code is 503 or 554, smtp.Transcript);
+    }
 
+    /// <summary>
+    /// Without verification the unknown user is accepted at RCPT and fails only at Dovecot after the data. The
+    /// other recipient is delivered, so the reply to the final dot is 250 and the failure goes to the sender as
+    /// a delivery status notification, not to the client.
+    /// </summary>
+    [Fact]
+    public async Task UnverifiedUnknownUser_ValidOneDelivered()
+    {
+        var message = Message("One unknown recipient, no verification");
+        await using var server = await ServerProcess.StartAsync(Dovecot.LmtpDestination, VerificationOff);
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await OpenTransactionAsync(server);
+        var unknown = await smtp.CommandAsync("RCPT TO:<nobody@example.com>");
+        var bob = await smtp.CommandAsync("RCPT TO:<bob@example.com>");
+        var final = await SendDataAsync(smtp, message);
+        Output.WriteLine(smtp.Transcript);
+        Output.WriteLine(server.Output.ToString());
+
+        Assert.True(unknown.Code == 250, smtp.Transcript);
+        Assert.True(bob.Code == 250, smtp.Transcript);
+        Assert.True(final.Code == 250, smtp.Transcript);
+        AssertDeliveredExactly(mark, "bob@example.com", message, Sender);
+    }
+
+    [Fact]
+    public async Task UnverifiedOnlyUnknownUser_Gets550AfterData()
+    {
+        await using var server = await ServerProcess.StartAsync(Dovecot.LmtpDestination, VerificationOff);
+
+        await using var smtp = await OpenTransactionAsync(server);
+        var rcpt = await smtp.CommandAsync("RCPT TO:<nobody@example.org>");
+        var final = await SendDataAsync(smtp, Message("Only an unknown recipient, no verification"));
+        Output.WriteLine(smtp.Transcript);
+        Output.WriteLine(server.Output.ToString());
+
+        Assert.True(rcpt.Code == 250, smtp.Transcript);
         Assert.True(final.Code == 550, smtp.Transcript);
         Assert.StartsWith("5.", final.Text);
     }
@@ -132,8 +166,8 @@ public sealed class RecipientTests : EndToEndTest
     }
 
     /// <summary>
-    /// Dovecot 2.3's LMTP offers no SMTPUTF8 and answers a UTF-8 local part with 501 5.5.4 at RCPT, so such a
-    /// recipient cannot be delivered; the client must learn that from a 5xx, never get a 250 for a lost message.
+    /// Dovecot 2.3's LMTP offers no SMTPUTF8 and rejects a UTF-8 local part with 501 5.5.4 at RCPT, so such a
+    /// recipient cannot be delivered. The client must get a 5xx for it, never a 250 for a lost message.
     /// </summary>
     [Fact]
     public async Task Utf8LocalPart_RejectedWithPermanentError()

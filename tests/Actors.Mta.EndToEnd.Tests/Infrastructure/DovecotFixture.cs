@@ -16,7 +16,7 @@ public sealed class DovecotFixture : IAsyncLifetime, IDisposable
 
     public const int SmallQuotaKilobytes = 10;
 
-    /// <summary>Users Dovecot knows; any other recipient gets 550 5.1.1 at RCPT.</summary>
+    /// <summary>Users in Dovecot's passwd-file. Any other recipient gets 550 5.1.1 at RCPT.</summary>
     public static readonly IReadOnlyList<string> Users =
         new[] { "alice@example.com", "bob@example.com", "carol@example.org", SmallQuotaUser };
 
@@ -141,7 +141,7 @@ public sealed class DovecotFixture : IAsyncLifetime, IDisposable
         return $"--- dovecot console\n{output}--- {LogPath}\n{log}";
     }
 
-    /// <summary>Path of the Maildir that holds <paramref name="user"/>'s INBOX.</summary>
+    /// <summary>Path of the Maildir that contains <paramref name="user"/>'s INBOX.</summary>
     public string MaildirOf(string user)
     {
         var (localPart, domain) = SplitUser(user);

@@ -71,8 +71,22 @@ public sealed class SmtpLineClient : IAsyncDisposable
         var lines = new List<string>();
         while (true)
         {
-            var line = await ReadLineAsync(timeout.Token)
-                ?? throw new IOException($"Connection closed while reading a reply.\n{Transcript}");
+            string? line;
+            try
+            {
+                line = await ReadLineAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException(
+                    $"No complete reply within {ReplyTimeout.TotalSeconds} s.\n{Transcript}S: (no reply)");
+            }
+
+            if (line is null)
+            {
+                throw new IOException($"Connection closed while reading a reply.\n{Transcript}");
+            }
+
             transcript.Append("S: ").Append(line).Append('\n');
             if (line.Length < 3 || !int.TryParse(line.AsSpan(0, 3), out var code))
             {
