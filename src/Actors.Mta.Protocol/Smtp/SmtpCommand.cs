@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 
 namespace Actors.Mta.Protocol.Smtp;
 
@@ -49,17 +50,14 @@ public static class SmtpCommandParser
         ReadOnlySpan<byte> rest = space < 0 ? [] : line[(space + 1)..];
         SmtpVerb verb = MatchVerb(word);
 
-        string argument;
-        try
-        {
-            argument = StrictUtf8.GetString(rest);
-        }
-        catch (DecoderFallbackException)
+        // Validate the whole line, verb included. Splitting at an ASCII space cannot cut a UTF-8 sequence,
+        // so the argument of a valid line is valid too and the strict decoder below does not throw.
+        if (!Utf8.IsValid(line))
         {
             return new SmtpCommand(verb, "", IsValidUtf8: false);
         }
 
-        return new SmtpCommand(verb, argument);
+        return new SmtpCommand(verb, StrictUtf8.GetString(rest));
     }
 
     private static SmtpVerb MatchVerb(ReadOnlySpan<byte> word)
