@@ -46,6 +46,12 @@ public sealed record PathArgument(string Path, IReadOnlyList<KeyValuePair<string
             return false;
         }
 
+        if (rest.Length > end + 1 && rest[end + 1] != ' ')
+        {
+            error = "Expected a space between the address and its parameters";
+            return false;
+        }
+
         string path = rest[..(end + 1)];
         var parameters = new List<KeyValuePair<string, string?>>();
         foreach (string token in rest[(end + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
@@ -63,12 +69,6 @@ public sealed record PathArgument(string Path, IReadOnlyList<KeyValuePair<string
             }
 
             parameters.Add(parameter);
-        }
-
-        if (rest.Length > end + 1 && rest[end + 1] != ' ')
-        {
-            error = "Expected a space between the address and its parameters";
-            return false;
         }
 
         result = new PathArgument(path, parameters);
