@@ -42,6 +42,10 @@ public sealed class DataReader
         Cr,
     }
 
+    // Maximum input bytes read per requested output span. That span is up to twice as long, so without this
+    // cap an input span of 1 GiB or more would overflow the span length, an int.
+    internal const int MaxChunkLength = 16 * 1024;
+
     private readonly long _maxMessageSize;
     private readonly BareLineEndingPolicy _bareLineEndings;
     private readonly bool _allowNul;
@@ -93,7 +97,19 @@ public sealed class DataReader
     /// <summary>Span overload of <see cref="Read(ReadOnlySequence{byte}, IBufferWriter{byte})"/>.</summary>
     public int Read(ReadOnlySpan<byte> input, IBufferWriter<byte> output)
     {
-        // Each input byte yields at most two output bytes (a bare LF becomes CRLF), plus a held-back dot or CR.
+        int consumed = 0;
+        while (consumed < input.Length && !IsCompleted)
+        {
+            int length = Math.Min(input.Length - consumed, MaxChunkLength);
+            consumed += ReadChunk(input.Slice(consumed, length), output);
+        }
+
+        return consumed;
+    }
+
+    private int ReadChunk(ReadOnlySpan<byte> input, IBufferWriter<byte> output)
+    {
+        // Each input byte yields at most two output bytes (a bare LF becomes CRLF), plus a held-back CR.
         Span<byte> buffer = output.GetSpan(input.Length * 2 + 2);
         int written = 0;
         int i = 0;
