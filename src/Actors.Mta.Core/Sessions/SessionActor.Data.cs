@@ -101,6 +101,14 @@ public sealed partial class SessionActor
         if (_mode == Mode.Data && _dataReader!.IsCompleted)
         {
             FinishData();
+
+            // A rejected message leaves the session in command mode, so its reply is flushed and reading goes on
+            // here. An accepted message waits for its delivery report, which flushes the reply itself.
+            if (_mode == Mode.Commands)
+            {
+                ContinueAfterProcessing();
+            }
+
             return;
         }
 
