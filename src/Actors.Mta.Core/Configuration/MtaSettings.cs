@@ -166,7 +166,7 @@ public sealed record MtaSettings
                 : Destination.Parse(destinationText, baseDirectory, out string error) ?? throw new InvalidConfigurationException(key, error);
             if (destination is not Destination.Pipe && Destination.Pipe.OptionKeys.FirstOrDefault(item.HasPath) is { } pipeKey)
             {
-                throw new InvalidConfigurationException($"{routeKey}.{pipeKey}", "is only valid on a route with destination = \"pipe\"");
+                throw new InvalidConfigurationException($"{routeKey}.{pipeKey}", "is only valid on a route with destination = \"pipe\"; remove it from this route");
             }
 
             routes.Add(new Route(domains.ToList(), destination));

@@ -52,7 +52,7 @@ public abstract partial record Destination
 
         public const int DefaultMaxConcurrency = 4;
         public static readonly TimeSpan DefaultTimeout = TimeSpan.FromMinutes(5);
-        private const int MaxMaxConcurrency = 1000;
+        private const int MaxConcurrencyLimit = 1000;
         private static readonly TimeSpan MinTimeout = TimeSpan.FromSeconds(1);
         private static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
 
@@ -119,7 +119,7 @@ public abstract partial record Destination
                 throw new InvalidConfigurationException(key, $"the program \"{program}\" was not found or is not a file");
             }
 
-            // NOTE: this checks the mode bits only; whether this server's user may run the program shows at the
+            // NOTE: this checks the mode bits only. Whether this server's user may run the program shows at the
             // first delivery, which then defers with 451 4.3.5 and logs the error.
             const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
             if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(program) & anyExecute) == 0)
@@ -153,9 +153,9 @@ public abstract partial record Destination
             }
 
             string text = route.GetValue("max-concurrency").GetString();
-            if (!int.TryParse(text, out int number) || number < 1 || number > MaxMaxConcurrency)
+            if (!int.TryParse(text, out int number) || number < 1 || number > MaxConcurrencyLimit)
             {
-                throw new InvalidConfigurationException(key, $"invalid value \"{text}\", expected an integer from 1 to {MaxMaxConcurrency}");
+                throw new InvalidConfigurationException(key, $"invalid value \"{text}\", expected an integer from 1 to {MaxConcurrencyLimit}");
             }
 
             return number;
