@@ -79,6 +79,8 @@ public sealed partial class SessionActor
             _dataBuffer.Clear();
         }
 
+        // Read before FinishData, which clears the reader when it rejects the message.
+        bool completed = _dataReader.IsCompleted;
         if (_dataBuffer.WrittenCount > 0)
         {
             _dataWritePending = true;
@@ -86,12 +88,12 @@ public sealed partial class SessionActor
                 success: () => new SessionIo.DataWritten(),
                 failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
         }
-        else if (_dataReader.IsCompleted)
+        else if (completed)
         {
             FinishData();
         }
 
-        return !_dataReader.IsCompleted;
+        return !completed;
     }
 
     private void OnDataWritten()
