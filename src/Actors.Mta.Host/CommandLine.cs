@@ -7,6 +7,7 @@ internal static class CommandLine
 {
     public const string Usage =
         "Usage: actors-mta [--config PATH]\n" +
+        "       actors-mta queue list|show ID|retry ID|retry --all|delete ID [--config PATH]   (see actors-mta queue --help)\n" +
         "  --config PATH   configuration file (default: akka.hocon in the working directory)\n" +
         "  --help          show this text";
 

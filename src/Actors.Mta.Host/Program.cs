@@ -9,6 +9,13 @@ using Serilog;
 const int ExitUsage = 64;
 const int ExitConfig = 78;
 
+// The queue verb is an operator's tool that reads the spool and exits, so it starts no actor system.
+if (args.Length > 0 && args[0] == "queue")
+{
+    using var stdout = Console.OpenStandardOutput();
+    return QueueCommand.Run(args[1..], stdout, Console.Error);
+}
+
 Log.Logger = new LoggerConfiguration()
     .MinimumLevel.Information()
     .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
