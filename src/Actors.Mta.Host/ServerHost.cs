@@ -38,10 +38,37 @@ internal static class ServerHost
                 var sessions = system.ActorOf(SessionSupervisor.Props(settings, delivery), "sessions");
                 var listener = system.ActorOf(ListenerActor.Props(settings, sessions, inherited), "listener");
                 registry.Register<ListenerKey>(listener);
+                RegisterShutdown(system, settings, listener, sessions, delivery);
             });
         });
         builder.Services.AddHostedService<StartupCheck>();
+
+        // The host's own stop timeout must leave room for the sessions' grace period.
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = settings.ShutdownGracePeriod + TimeSpan.FromSeconds(30));
         return builder.Build();
+    }
+
+    /// <summary>
+    /// Drains the server in Akka's coordinated shutdown, which SIGTERM starts: the listener closes first, then
+    /// deliveries whose client waits are told to finish or queue within half the grace period, and the
+    /// sessions get the whole grace period to end their transactions.
+    /// </summary>
+    private static void RegisterShutdown(ActorSystem system, MtaSettings settings, IActorRef listener, IActorRef sessions, IActorRef delivery)
+    {
+        var shutdown = CoordinatedShutdown.Get(system);
+        var grace = settings.ShutdownGracePeriod;
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-accepting", async () =>
+        {
+            await listener.Ask<Akka.Done>(ListenerActor.StopAccepting.Instance, TimeSpan.FromSeconds(5));
+            return Akka.Done.Instance;
+        });
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "drain-sessions", async () =>
+        {
+            await delivery.Ask<Akka.Done>(new DrainDelivery(grace / 2), TimeSpan.FromSeconds(5));
+            await sessions.Ask<SessionSupervisor.Drained>(new SessionSupervisor.DrainSessions(grace), grace + TimeSpan.FromSeconds(5));
+            Log.Information("Shutting down: every session is closed");
+            return Akka.Done.Instance;
+        });
     }
 
     // Files left in spool/incoming by a crash are messages whose data never got a 250 reply, so the sender

@@ -40,6 +40,7 @@ public sealed record MtaSettings
     public required TimeSpan QueueScanInterval { get; init; }
     public required int QueueMaxConcurrentDeliveries { get; init; }
 
+    public required TimeSpan ShutdownGracePeriod { get; init; }
     public required bool VerificationEnabled { get; init; }
     public required TimeSpan VerificationPositiveTtl { get; init; }
     public required TimeSpan VerificationNegativeTtl { get; init; }
@@ -97,6 +98,7 @@ public sealed record MtaSettings
             LmtpMaxWaiting = reader.Int("lmtp.max-waiting", min: 0, max: 1_000_000),
             LmtpBreakerMaxFailures = reader.Int("lmtp.breaker-max-failures", min: 1, max: 1000),
             LmtpBreakerResetTimeout = reader.Duration("lmtp.breaker-reset-timeout"),
+            ShutdownGracePeriod = ReadGracePeriod(reader, config),
             VerificationEnabled = reader.Boolean("verification.enabled"),
             VerificationPositiveTtl = reader.Duration("verification.positive-cache-ttl"),
             VerificationNegativeTtl = reader.Duration("verification.negative-cache-ttl"),
@@ -112,6 +114,19 @@ public sealed record MtaSettings
             NotificationRelay = ReadRelay(reader),
         };
         return settings;
+    }
+
+    private static TimeSpan ReadGracePeriod(SettingsReader reader, Config config)
+    {
+        var grace = reader.Duration("shutdown.grace-period");
+        const string phaseKey = "akka.coordinated-shutdown.phases.service-requests-done.timeout";
+        var phase = config.HasPath(phaseKey) ? config.GetTimeSpan(phaseKey) : TimeSpan.FromSeconds(5);
+        if (phase <= grace + TimeSpan.FromSeconds(5))
+        {
+            throw new InvalidConfigurationException(phaseKey, $"{phase.TotalSeconds} s must exceed actors-mta.shutdown.grace-period ({grace.TotalSeconds} s) by more than 5 s");
+        }
+
+        return grace;
     }
 
     private static Destination.SmtpRelay? ReadRelay(SettingsReader reader)

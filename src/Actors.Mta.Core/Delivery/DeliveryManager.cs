@@ -18,6 +18,7 @@ public sealed class DeliveryManager : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private readonly IActorRef _queue;
+    private DrainDelivery? _drain;
 
     /// <param name="queueProps">Creates the queue actor from this actor's reference; the default is a <see cref="QueueManager"/> on the configured spool.</param>
     /// <param name="destinationProps">Creates a destination actor; the default picks by destination type.</param>
@@ -44,9 +45,23 @@ public sealed class DeliveryManager : ReceiveActor
         Receive<DeliverMessage>(message =>
         {
             string name = (message.FromQueue ? "retry-" : "message-") + message.QueueId;
-            Context.ActorOf(MessageDelivery.Props(message, Sender, _settings, _destinations, _queue), name);
+            var delivery = Context.ActorOf(MessageDelivery.Props(message, Sender, _settings, _destinations, _queue), name);
+            if (_drain is not null)
+            {
+                delivery.Tell(_drain);
+            }
         });
         Receive<GetQueueStatus>(request => _queue.Forward(request));
+        Receive<DrainDelivery>(drain =>
+        {
+            _drain = drain;
+            foreach (var child in Context.GetChildren())
+            {
+                child.Tell(drain);
+            }
+
+            Sender.Tell(Akka.Done.Instance);
+        });
     }
 
     /// <summary>A destination actor that fails is restarted; its in-flight deliveries are answered by <see cref="MessageDelivery"/>'s timeout.</summary>

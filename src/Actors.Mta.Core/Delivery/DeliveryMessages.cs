@@ -51,3 +51,9 @@ public sealed record DeliverToDestination(string QueueId, MessageEnvelope Envelo
 
 /// <summary>A destination's results for a <see cref="DeliverToDestination"/>.</summary>
 public sealed record DestinationResults(string QueueId, IReadOnlyList<RecipientResult> Results);
+
+/// <summary>
+/// Tells delivery that the server is shutting down: deliveries whose client waits must end within the time
+/// given, queueing what is not delivered by then, and the queue starts no more retries.
+/// </summary>
+public sealed record DrainDelivery(TimeSpan Within);

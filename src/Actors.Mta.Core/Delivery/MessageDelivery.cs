@@ -129,6 +129,14 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
                 Decide();
             }
         });
+        Receive<DrainDelivery>(drain =>
+        {
+            var remaining = _started + Deadline - DateTime.UtcNow;
+            if (!_message.FromQueue && drain.Within < remaining)
+            {
+                Timers.StartSingleTimer(DeliveryTimedOut.Instance, DeliveryTimedOut.Instance, drain.Within);
+            }
+        });
         Receive<DeliveryTimedOut>(_ =>
         {
             _log.Warning("{QueueId}: delivery not finished after {Deadline}; {Count} recipient(s) still pending",

@@ -23,6 +23,12 @@ public sealed class ListenerActor : ReceiveActor
     /// <summary>The local endpoints of the listening sockets, and whether they came from systemd.</summary>
     public sealed record Listening(IReadOnlyList<EndPoint> Endpoints, bool Inherited);
 
+    /// <summary>Closes the listening sockets, so no new connection is accepted; answered with <see cref="Akka.Done"/>.</summary>
+    public sealed record StopAccepting
+    {
+        public static readonly StopAccepting Instance = new();
+    }
+
     private sealed record Accepted(Socket Listener, Socket Client);
 
     private sealed record AcceptFailed(Socket Listener, Exception Error);
@@ -44,6 +50,20 @@ public sealed class ListenerActor : ReceiveActor
         Receive<Accepted>(OnAccepted);
         Receive<AcceptFailed>(OnAcceptFailed);
         Receive<RetryAccept>(r => Accept(r.Listener));
+        Receive<StopAccepting>(_ =>
+        {
+            if (!_stopping)
+            {
+                _stopping = true;
+                _log.Info("Shutting down: no longer accepting connections");
+                foreach (var listener in _listeners)
+                {
+                    listener.Dispose();
+                }
+            }
+
+            Sender.Tell(Akka.Done.Instance);
+        });
         Receive<GetEndpoints>(_ => Sender.Tell(new Listening(_listeners.Select(l => l.LocalEndPoint!).ToList(), _inherited.Count > 0)));
     }
 
@@ -62,8 +82,25 @@ public sealed class ListenerActor : ReceiveActor
 
             foreach (var inherited in _inherited)
             {
+                if (!IsSmtpSocket(inherited.Name))
+                {
+                    // Only SMTP is served so far; a socket for another role (submission, say) is closed, so
+                    // clients of that port get a refused connection instead of hanging in its backlog.
+                    _log.Warning("Closing the socket {Name} on {Endpoint} from systemd: only sockets named smtp are served",
+                        inherited.Name, inherited.Socket.LocalEndPoint);
+                    inherited.Socket.Dispose();
+                    continue;
+                }
+
                 _log.Info("Listening on {Endpoint} (socket {Name} from systemd)", inherited.Socket.LocalEndPoint, inherited.Name);
                 _listeners.Add(inherited.Socket);
+            }
+
+            if (_listeners.Count == 0)
+            {
+                throw new InvalidOperationException(
+                    $"None of the sockets passed by systemd ({string.Join(", ", _inherited.Select(s => s.Name))}) is named smtp; " +
+                    "set FileDescriptorName=smtp in the socket unit");
             }
         }
         else
@@ -89,6 +126,12 @@ public sealed class ListenerActor : ReceiveActor
             listener.Dispose();
         }
     }
+
+    /// <summary>
+    /// Tells whether a socket from systemd is for SMTP: named smtp, or unnamed ("unknown" is what
+    /// sd_listen_fds_with_names(3) reports for a socket without FileDescriptorName=).
+    /// </summary>
+    private static bool IsSmtpSocket(string name) => name is "smtp" or "unknown";
 
     private Socket Bind(IPEndPoint endpoint)
     {
@@ -121,7 +164,11 @@ public sealed class ListenerActor : ReceiveActor
 
     private void OnAccepted(Accepted accepted)
     {
-        Accept(accepted.Listener);
+        if (!_stopping)
+        {
+            Accept(accepted.Listener);
+        }
+
         _sessions.Tell(new SessionSupervisor.StartSession(new SocketTransport(accepted.Client)));
     }
 

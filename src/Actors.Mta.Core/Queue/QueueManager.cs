@@ -38,6 +38,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Random _random = new();
     private bool _loaded;
+    private bool _draining;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -58,6 +59,12 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         Receive<DeliveryReport>(OnDeliveryReport);
         Receive<LateResults>(OnLateResults);
         Receive<GetQueueStatus>(_ => Sender.Tell(Status()));
+        Receive<DrainDelivery>(_ =>
+        {
+            // Messages stay on disk; retries in progress may finish, and any that do not are retried after the restart.
+            _draining = true;
+            Timers.Cancel(Scan.Instance);
+        });
     }
 
     public static Props Props(MtaSettings settings, SpoolStore store, IActorRef delivery) =>
@@ -100,6 +107,11 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
 
     private void OnScan()
     {
+        if (_draining)
+        {
+            return;
+        }
+
         ProcessControlRequests();
         var now = DateTimeOffset.UtcNow;
         int free = _settings.QueueMaxConcurrentDeliveries - _inFlight.Count;

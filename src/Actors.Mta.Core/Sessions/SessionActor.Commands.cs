@@ -45,6 +45,7 @@ public sealed partial class SessionActor
             }
 
             HandleLine(line);
+            DrainIfIdle();
         }
 
         return false;

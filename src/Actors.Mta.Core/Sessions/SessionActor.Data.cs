@@ -212,6 +212,7 @@ public sealed partial class SessionActor
         _dataReader = null;
         _queueId = null;
         _mode = Mode.Commands;
+        DrainIfIdle();
     }
 
     private void DiscardSpoolFile()

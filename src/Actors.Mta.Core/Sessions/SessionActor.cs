@@ -45,6 +45,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
     private bool _dataWritePending;
     private bool _spoolFailed;
     private int _commandCount;
+    private bool _flushPending;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -65,6 +66,8 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         Receive<SessionIo.TimedOut>(t => OnTimedOut(t.Phase));
         Receive<DeliveryReport>(OnDeliveryReport);
         Receive<RecipientVerified>(OnRecipientVerified);
+        Receive<Drain>(_ => OnDrain());
+        Receive<DrainExpired>(_ => OnDrainExpired());
         Receive<InjectFault>(f => throw new InvalidOperationException("Injected fault: " + f.Reason));
     }
 
@@ -189,6 +192,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
             return;
         }
 
+        _flushPending = true;
         flush.AsTask().PipeTo(Self,
             success: r => new SessionIo.Flushed(r.IsCompleted),
             failure: error => new SessionIo.WriteFailed(error));
@@ -196,6 +200,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
 
     private void OnFlushed(bool peerClosed)
     {
+        _flushPending = false;
         if (_mode == Mode.Closed)
         {
             return;
@@ -204,6 +209,12 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         if (_closeAfterFlush || peerClosed)
         {
             Close();
+            return;
+        }
+
+        if (DrainIfIdle())
+        {
+            Flush();
             return;
         }
 

@@ -19,17 +19,90 @@ public sealed class SessionSupervisor : ReceiveActor
         public static readonly GetSessionCount Instance = new();
     }
 
+    /// <summary>Starts the shutdown of every session (see <see cref="SessionActor"/>); answered with <see cref="Drained"/> once all have closed.</summary>
+    public sealed record DrainSessions(TimeSpan GracePeriod);
+
+    public sealed record Drained
+    {
+        public static readonly Drained Instance = new();
+    }
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<IActorRef> _drainWaiters = new();
     private long _nextSessionId;
+    private bool _draining;
 
     public SessionSupervisor(MtaSettings settings, IActorRef delivery)
     {
         Receive<StartSession>(start =>
         {
+            if (_draining)
+            {
+                RejectDuringShutdown(start.Transport, settings.ServerName);
+                return;
+            }
+
             string sessionId = (++_nextSessionId).ToString("x6");
             Context.ActorOf(SessionActor.Props(settings, start.Transport, sessionId, delivery), "session-" + sessionId);
         });
         Receive<GetSessionCount>(_ => Sender.Tell(Context.GetChildren().Count()));
+        Receive<DrainSessions>(OnDrain);
+        Receive<Terminated>(_ => ReportIfDrained());
+    }
+
+    private void OnDrain(DrainSessions drain)
+    {
+        _drainWaiters.Add(Sender);
+        if (!_draining)
+        {
+            _draining = true;
+            var sessions = Context.GetChildren().ToList();
+            _log.Info("Shutting down: {Count} session(s) open, grace period {GracePeriod}", sessions.Count, drain.GracePeriod);
+            foreach (var session in sessions)
+            {
+                Context.Watch(session);
+                session.Tell(Drain.Instance);
+                Context.System.Scheduler.ScheduleTellOnce(drain.GracePeriod, session, DrainExpired.Instance, Self);
+            }
+        }
+
+        ReportIfDrained();
+    }
+
+    private void ReportIfDrained()
+    {
+        if (!_draining || Context.GetChildren().Any())
+        {
+            return;
+        }
+
+        foreach (var waiter in _drainWaiters)
+        {
+            waiter.Tell(Drained.Instance);
+        }
+
+        _drainWaiters.Clear();
+    }
+
+    // A connection accepted just before the listener closed: tell the client and close, without a session.
+    private static void RejectDuringShutdown(ISessionTransport transport, string serverName)
+    {
+        byte[] reply = System.Text.Encoding.ASCII.GetBytes($"421 4.3.2 {serverName} Service shutting down, closing connection\r\n");
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await transport.Output.WriteAsync(reply);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+            {
+                // The client left first; nothing else to do.
+            }
+            finally
+            {
+                transport.Close();
+            }
+        });
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => new StopAndLogStrategy(_log);
