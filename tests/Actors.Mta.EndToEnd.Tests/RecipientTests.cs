@@ -189,6 +189,41 @@ public sealed class RecipientTests : EndToEndTest
         Assert.True(final.Code is >= 500 and < 600, smtp.Transcript);
     }
 
+    /// <summary>
+    /// A UTF-8 sender address needs SMTPUTF8, which Dovecot 2.3's LMTP does not offer, and Dovecot rejects such a
+    /// MAIL FROM. The message must still reach the ASCII recipient or be rejected with a 5xx, never get a 250
+    /// and then be lost.
+    /// </summary>
+    [Fact]
+    public async Task Utf8Sender_DeliveredOrRejected()
+    {
+        const string utf8Sender = "δοκιμή@example.net";
+        var message = Encoding.UTF8.GetBytes(
+            $"From: {utf8Sender}\r\nTo: alice@example.com\r\nSubject: Γειά σου\r\nMIME-Version: 1.0\r\n" +
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nΚαλημέρα!\r\n");
+        var server = await ServerAsync();
+        var mark = Dovecot.Mark();
+
+        await using var smtp = await SmtpLineClient.ConnectAsync(server.Port);
+        await smtp.ReadReplyAsync();
+        await smtp.CommandAsync("EHLO raw.e2e.test");
+        var mail = await smtp.CommandAsync($"MAIL FROM:<{utf8Sender}> SMTPUTF8 BODY=8BITMIME");
+        var rcpt = await smtp.CommandAsync("RCPT TO:<alice@example.com>");
+        var final = rcpt.Code == 250 ? await SendDataAsync(smtp, message) : rcpt;
+        Output.WriteLine(smtp.Transcript);
+        var delivered = mark.NewMessages(Dovecot, "alice@example.com");
+
+        Assert.True(mail.Code == 250, smtp.Transcript);
+        Assert.True(final.Code is 250 or (>= 500 and < 600), smtp.Transcript);
+        Assert.True(final.Code != 250 || delivered.Count == 1, $"250 but {delivered.Count} messages stored.\n{smtp.Transcript}");
+        foreach (var stored in delivered)
+        {
+            var comparison = StoredMessage.Compare(stored.Content, message);
+            Output.WriteLine(string.Concat(comparison.TraceFields.Select(f => f.Raw)));
+            Assert.True(comparison.Mismatch is null, comparison.Mismatch);
+        }
+    }
+
     private static async Task<SmtpLineClient> OpenTransactionAsync(ServerProcess server)
     {
         var smtp = await SmtpLineClient.ConnectAsync(server.Port);
