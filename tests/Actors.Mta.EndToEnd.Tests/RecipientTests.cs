@@ -190,9 +190,9 @@ public sealed class RecipientTests : EndToEndTest
     }
 
     /// <summary>
-    /// A UTF-8 sender address needs SMTPUTF8, which Dovecot 2.3's LMTP does not offer, and Dovecot rejects such a
-    /// MAIL FROM. The message must still reach the ASCII recipient or be rejected with a 5xx, never get a 250
-    /// and then be lost.
+    /// A UTF-8 sender address needs SMTPUTF8, which Dovecot 2.3's LMTP does not offer (though it accepts such a
+    /// MAIL FROM without it). The message must reach the ASCII recipient or be rejected with a 5xx, never get a
+    /// 250 and then be lost.
     /// </summary>
     [Fact]
     public async Task Utf8Sender_DeliveredOrRejected()
