@@ -4,6 +4,9 @@ using Akka.Configuration;
 
 namespace Actors.Mta.Core.Configuration;
 
+/// <summary>New settings to use from now on, after a reload (SIGHUP). Sessions and deliveries already running keep theirs.</summary>
+public sealed record ApplySettings(MtaSettings Settings);
+
 /// <summary>
 /// The server's settings, read from the actors-mta section of akka.hocon. Every key is required:
 /// <see cref="Load"/> throws <see cref="InvalidConfigurationException"/> naming the first key that is missing or invalid.

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Actors.Mta.Core.Configuration;
 using Actors.Mta.Core.Queue;
 using Actors.Mta.Core.Spool;
@@ -13,8 +14,12 @@ namespace Actors.Mta.Core.Delivery;
 /// </summary>
 public sealed class DeliveryManager : ReceiveActor
 {
-    private readonly MtaSettings _settings;
-    private readonly Dictionary<string, IActorRef> _destinations = new();
+    private MtaSettings _settings;
+    private readonly Func<Destination, Props> _destinationProps;
+    private readonly IActorRef _verifier;
+    private int _destinationIndex;
+    // Replaced, never changed in place: children hold the snapshot they were given.
+    private ImmutableDictionary<string, IActorRef> _destinations = ImmutableDictionary<string, IActorRef>.Empty;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private readonly IActorRef _queue;
@@ -25,23 +30,20 @@ public sealed class DeliveryManager : ReceiveActor
     public DeliveryManager(MtaSettings settings, Func<IActorRef, Props>? queueProps = null, Func<Destination, Props>? destinationProps = null)
     {
         _settings = settings;
-        destinationProps ??= d => DefaultDestinationProps(d, settings);
+        _destinationProps = destinationProps ?? (d => DefaultDestinationProps(d, _settings));
         queueProps ??= self => QueueManager.Props(settings, new SpoolStore(settings.SpoolDirectory), self);
-        int index = 0;
-        var destinations = settings.Routes.Select(r => r.Destination).ToList();
-        if (settings.NotificationRelay is not null)
-        {
-            destinations.Add(settings.NotificationRelay);
-        }
-
-        foreach (var destination in destinations.DistinctBy(d => d.Name))
-        {
-            _destinations[destination.Name] = Context.ActorOf(destinationProps(destination), $"destination-{index++}");
-        }
+        StartDestinations(settings);
 
         _queue = Context.ActorOf(queueProps(Self), "queue");
-        var verifier = Context.ActorOf(RecipientVerifier.Props(settings, _destinations), "verifier");
-        Receive<VerifyRecipient>(request => verifier.Forward(request));
+        _verifier = Context.ActorOf(RecipientVerifier.Props(settings, _destinations), "verifier");
+        Receive<VerifyRecipient>(request => _verifier.Forward(request));
+        Receive<ApplySettings>(apply =>
+        {
+            _settings = apply.Settings;
+            StartDestinations(apply.Settings);
+            _verifier.Tell(new RecipientVerifier.Reconfigure(apply.Settings, _destinations));
+            _queue.Tell(apply);
+        });
         Receive<DeliverMessage>(message =>
         {
             string name = (message.FromQueue ? "retry-" : "message-") + message.QueueId;
@@ -62,6 +64,22 @@ public sealed class DeliveryManager : ReceiveActor
 
             Sender.Tell(Akka.Done.Instance);
         });
+    }
+
+    // Starts an actor for every destination not running yet. After a reload, actors of destinations no longer
+    // routed to stay, so deliveries in flight to them finish.
+    private void StartDestinations(MtaSettings settings)
+    {
+        var destinations = settings.Routes.Select(r => r.Destination).ToList();
+        if (settings.NotificationRelay is not null)
+        {
+            destinations.Add(settings.NotificationRelay);
+        }
+
+        foreach (var destination in destinations.DistinctBy(d => d.Name).Where(d => !_destinations.ContainsKey(d.Name)))
+        {
+            _destinations = _destinations.SetItem(destination.Name, Context.ActorOf(_destinationProps(destination), $"destination-{_destinationIndex++}"));
+        }
     }
 
     /// <summary>A destination actor that fails is restarted; its in-flight deliveries are answered by <see cref="MessageDelivery"/>'s timeout.</summary>

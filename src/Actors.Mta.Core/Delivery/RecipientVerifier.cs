@@ -27,8 +27,11 @@ public sealed class RecipientVerifier : ReceiveActor, IWithTimers
 {
     private sealed record LookupTimedOut(string Key);
 
-    private readonly MtaSettings _settings;
-    private readonly IReadOnlyDictionary<string, IActorRef> _destinations;
+    /// <summary>New settings and destination actors after a reload.</summary>
+    public sealed record Reconfigure(MtaSettings Settings, IReadOnlyDictionary<string, IActorRef> Destinations);
+
+    private MtaSettings _settings;
+    private IReadOnlyDictionary<string, IActorRef> _destinations;
     private readonly Dictionary<string, (SmtpReply? Rejection, DateTime Expires)> _cache = new(StringComparer.OrdinalIgnoreCase);
     private readonly Queue<string> _cacheOrder = new();
     private readonly Dictionary<string, List<IActorRef>> _waiting = new(StringComparer.OrdinalIgnoreCase);
@@ -41,6 +44,14 @@ public sealed class RecipientVerifier : ReceiveActor, IWithTimers
         _settings = settings;
         _destinations = destinations;
         Receive<VerifyRecipient>(OnVerify);
+        Receive<Reconfigure>(update =>
+        {
+            // Routes or lifetimes may have changed, so earlier answers no longer hold.
+            _settings = update.Settings;
+            _destinations = update.Destinations;
+            _cache.Clear();
+            _cacheOrder.Clear();
+        });
         Receive<DestinationVerified>(OnAnswer);
         Receive<LookupTimedOut>(t => Answer(t.Key, rejection: null, cacheFor: null));
     }

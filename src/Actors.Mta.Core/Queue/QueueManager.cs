@@ -30,7 +30,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
 
     private sealed record EntryRemoved(string QueueId);
 
-    private readonly MtaSettings _settings;
+    private MtaSettings _settings;
     private readonly SpoolStore _store;
     private readonly IActorRef _delivery;
     private readonly Dictionary<string, QueueEntry> _entries = new(StringComparer.Ordinal);
@@ -59,6 +59,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         Receive<DeliveryReport>(OnDeliveryReport);
         Receive<LateResults>(OnLateResults);
         Receive<GetQueueStatus>(_ => Sender.Tell(Status()));
+        Receive<ApplySettings>(apply => _settings = apply.Settings);
         Receive<DrainDelivery>(_ =>
         {
             // Messages stay on disk; retries in progress may finish, and any that do not are retried after the restart.

@@ -32,18 +32,22 @@ public sealed class SessionSupervisor : ReceiveActor
     private long _nextSessionId;
     private bool _draining;
 
+    private MtaSettings _settings;
+
     public SessionSupervisor(MtaSettings settings, IActorRef delivery)
     {
+        _settings = settings;
+        Receive<ApplySettings>(apply => _settings = apply.Settings);
         Receive<StartSession>(start =>
         {
             if (_draining)
             {
-                RejectDuringShutdown(start.Transport, settings.ServerName);
+                RejectDuringShutdown(start.Transport, _settings.ServerName);
                 return;
             }
 
             string sessionId = (++_nextSessionId).ToString("x6");
-            Context.ActorOf(SessionActor.Props(settings, start.Transport, sessionId, delivery), "session-" + sessionId);
+            Context.ActorOf(SessionActor.Props(_settings, start.Transport, sessionId, delivery), "session-" + sessionId);
         });
         Receive<GetSessionCount>(_ => Sender.Tell(Context.GetChildren().Count()));
         Receive<DrainSessions>(OnDrain);
