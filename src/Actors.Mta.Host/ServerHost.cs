@@ -15,6 +15,10 @@ namespace Actors.Mta.Host;
 /// <summary>Marker keys for the top-level actors in Akka.Hosting's registry.</summary>
 public sealed class ListenerKey;
 
+public sealed class DeliveryKey;
+
+public sealed class SessionsKey;
+
 /// <summary>Builds the generic host that runs the actor system.</summary>
 internal static class ServerHost
 {
@@ -39,12 +43,15 @@ internal static class ServerHost
                 var listener = system.ActorOf(ListenerActor.Props(settings, sessions, inherited), "listener");
                 registry.Register<ListenerKey>(listener);
                 RegisterShutdown(system, settings, listener, sessions, delivery);
+                registry.Register<DeliveryKey>(delivery);
+                registry.Register<SessionsKey>(sessions);
             });
         });
         builder.Services.AddHostedService<StartupCheck>();
 
         // The host's own stop timeout must leave room for the sessions' grace period.
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = settings.ShutdownGracePeriod + TimeSpan.FromSeconds(30));
+        builder.Services.AddSystemdIntegration();
         return builder.Build();
     }
 
