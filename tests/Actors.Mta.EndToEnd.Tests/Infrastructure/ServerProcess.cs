@@ -37,6 +37,8 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
 
     public bool HasExited => process.HasExited;
 
+    public int ProcessId => process.Id;
+
     /// <summary>
     /// Override lines for a server on a free port that accepts example.com and example.org and delivers all of it
     /// to <paramref name="lmtpDestination"/>; <paramref name="spoolDirectory"/> keeps its files out of the tree.
@@ -121,6 +123,17 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
         }
 
         return server;
+    }
+
+    /// <summary>
+    /// Sends SIGKILL, so the server gets no chance to flush, close or clean up (as in a crash), and waits until
+    /// it has exited. The working directory and its spool are kept, so a new server can start on them.
+    /// </summary>
+    public void Kill()
+    {
+        // On Unix, Process.Kill() sends SIGKILL to this process only.
+        process.Kill();
+        process.WaitForExit(TimeSpan.FromSeconds(10));
     }
 
     public async ValueTask DisposeAsync()
