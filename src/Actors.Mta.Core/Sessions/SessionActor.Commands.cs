@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Metrics;
 using Akka.Actor;
 using Actors.Mta.Protocol.Addresses;
 using Actors.Mta.Protocol.Smtp;
@@ -100,6 +101,7 @@ public sealed partial class SessionActor
                 break;
             case SmtpVerb.Quit:
                 Reply(221, "2.0.0", $"{_settings.ServerName} Bye");
+                _outcome = SessionOutcome.Quit;
                 _closeAfterFlush = true;
                 break;
             case SmtpVerb.Vrfy:
@@ -247,6 +249,7 @@ public sealed partial class SessionActor
 
         if (!PathArgument.TryParse(argument, "TO:", out var parsed, out string error))
         {
+            ServerMetrics.RecipientRejected(RecipientRejection.Syntax);
             Reply(501, "5.5.4", error);
             return;
         }
@@ -260,6 +263,7 @@ public sealed partial class SessionActor
         var path = AddressParser.ParseForwardPath(parsed.Path, allowUtf8: _transaction.SmtpUtf8);
         if (!path.Success)
         {
+            ServerMetrics.RecipientRejected(RecipientRejection.Syntax);
             Reply(501, "5.1.3", "Bad recipient address syntax: " + path.Error);
             return;
         }
@@ -275,12 +279,14 @@ public sealed partial class SessionActor
         {
             _log.Info("{SessionId}: reject: RCPT from {Remote}: 550 5.7.1 relay access denied; from=<{From}> to=<{To}>",
                 _sessionId, _remote, _transaction.ReversePath?.Address ?? "", recipient.Address);
+            ServerMetrics.RecipientRejected(RecipientRejection.Relay);
             Reply(550, "5.7.1", "Relay access denied");
             return;
         }
 
         if (_transaction.Recipients.Count >= _settings.MaxRecipients)
         {
+            ServerMetrics.RecipientRejected(RecipientRejection.TooMany);
             Reply(452, "4.5.3", "Too many recipients");
             return;
         }
@@ -314,7 +320,17 @@ public sealed partial class SessionActor
         {
             _log.Info("{SessionId}: reject: RCPT from {Remote}: {Reply}; from=<{From}> to=<{To}>",
                 _sessionId, _remote, rejection.ToString(), _transaction.ReversePath?.Address ?? "", recipient.Address);
-            Reply(rejection.Code, rejection.EnhancedCode ?? "5.1.1", "Mailbox unavailable: " + recipient.Address);
+            ServerMetrics.RecipientRejected(RecipientRejection.UnknownMailbox);
+            if (recipient.NeedsSmtpUtf8 && rejection.Code == 501)
+            {
+                // An MDA without SMTPUTF8 (Dovecot 2.3) calls a UTF-8 address a syntax error; RFC 6531 section 3.5
+                // names the real reason.
+                Reply(553, "5.6.7", "Non-ASCII address not supported by the mailbox server: " + recipient.Address);
+            }
+            else
+            {
+                Reply(rejection.Code, rejection.EnhancedCode ?? "5.1.1", "Mailbox unavailable: " + recipient.Address);
+            }
         }
         else
         {
