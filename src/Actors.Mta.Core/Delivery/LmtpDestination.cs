@@ -1,4 +1,5 @@
 using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Metrics;
 using Actors.Mta.Protocol.Addresses;
 using Actors.Mta.Protocol.Lmtp;
 using Actors.Mta.Protocol.Smtp;
@@ -55,6 +56,14 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
 
     protected override void PreStart() =>
         Timers.StartPeriodicTimer(IdleCheck.Instance, IdleCheck.Instance, _settings.LmtpIdleTimeout);
+
+    // Nearly every message changes the pool, so its gauges are set after each one.
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        bool handled = base.AroundReceive(receive, message);
+        ServerMetrics.LmtpPool(_destination.Name, _busy, _idle.Count, _waiting.Count, _breaker.Current);
+        return handled;
+    }
 
     protected override void PostStop()
     {

@@ -1,4 +1,5 @@
 using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Metrics;
 using Actors.Mta.Core.Queue;
 using Actors.Mta.Protocol.Addresses;
 using Actors.Mta.Protocol.Smtp;
@@ -241,6 +242,7 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
 
     private void LogOutcome(RecipientResult result)
     {
+        ServerMetrics.RecipientOutcome(result.Reply, _message.Arrival);
         string status = result.Reply.IsPositive ? "sent" : result.Reply.IsTransientFailure ? "deferred" : "bounced";
         double delay = (DateTime.UtcNow - _started).TotalSeconds;
         const string template = "{QueueId}: to=<{Recipient}> destination={Destination} attempt={Attempt} delay={Delay:0.###} status={Status} ({Reply})";

@@ -1,5 +1,6 @@
 using Actors.Mta.Core.Configuration;
 using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Metrics;
 using Actors.Mta.Core.Spool;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Actor;
@@ -108,6 +109,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
 
     private void OnScan()
     {
+        ServerMetrics.Queue(Status());
         if (_draining)
         {
             return;
@@ -144,6 +146,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
             FromQueue = true,
             Attempt = entry.Attempts + 1,
             IsNotification = entry.IsNotification,
+            Arrival = entry.ArrivalTime,
         });
     }
 
@@ -228,6 +231,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         {
             _log.Warning("{QueueId}: queue lifetime of {Lifetime} expired with {Count} recipient(s) still deferred; bouncing them",
                 entry.QueueId, _settings.QueueLifetime, deferred.Count);
+            ServerMetrics.RecipientsExpired(deferred.Count, entry.ArrivalTime);
             bounced.AddRange(deferred.Select(d => d with { Reply = new SmtpReply(550, "4.4.7", $"Delivery time expired, last reply: {d.Reply}") }));
             deferred.Clear();
         }

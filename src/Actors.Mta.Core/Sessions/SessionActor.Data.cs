@@ -1,5 +1,6 @@
 using System.Buffers;
 using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Metrics;
 using Actors.Mta.Core.Spool;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Actor;
@@ -47,6 +48,7 @@ public sealed partial class SessionActor
         {
             _log.Error("{SessionId}: cannot create spool file {Path}: {Error}", _sessionId, _spoolPath, ex.Message);
             _spoolPath = null;
+            ServerMetrics.MessageRejectedForStorage();
             Reply(451, "4.3.0", "Temporary local problem, try again later");
             return;
         }
@@ -120,6 +122,7 @@ public sealed partial class SessionActor
     private void FinishData()
     {
         var reader = _dataReader!;
+        ServerMetrics.MessageReceived(reader.MessageSize);
         string? rejection = reader.Error switch
         {
             DataError.MessageTooLarge => "552 5.3.4 Message size exceeds fixed maximum message size",
@@ -133,6 +136,7 @@ public sealed partial class SessionActor
         {
             _log.Info("{SessionId}: reject: DATA from {Remote}: {Reply}; from=<{From}> size={Size}",
                 _sessionId, _remote, rejection, _transaction!.ReversePath?.Address ?? "", reader.MessageSize);
+            ServerMetrics.MessageRejected(reader.Error);
             DiscardSpoolFile();
             WriteUtf8(rejection + "\r\n");
             EndTransaction();
@@ -179,15 +183,18 @@ public sealed partial class SessionActor
         if (report.Queued)
         {
             // The message and its envelope are fsynced in the queue: the 250 is a promise the queue keeps.
+            ServerMetrics.MessageAccepted();
             Reply(250, "2.0.0", $"Ok: queued as {report.QueueId}");
         }
         else if (report.AllDelivered)
         {
+            ServerMetrics.MessageAccepted();
             Reply(250, "2.0.0", $"Ok: delivered as {report.QueueId}");
         }
         else if (report.AnyDeferred)
         {
             // Deferred and not queued: the queue could not take the message (disk full, say).
+            ServerMetrics.MessageRejectedForStorage();
             Reply(451, "4.3.0", "Temporary local problem, try again later");
         }
         else if (report.AllBounced)
@@ -199,6 +206,7 @@ public sealed partial class SessionActor
         {
             // Some recipients were delivered and the rest rejected for good: the message is accepted, and each
             // rejected recipient was logged as bounced.
+            ServerMetrics.MessageAccepted();
             Reply(250, "2.0.0", $"Ok: delivered as {report.QueueId} to some recipients");
         }
 

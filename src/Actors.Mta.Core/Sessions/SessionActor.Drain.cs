@@ -1,3 +1,4 @@
+using Actors.Mta.Core.Metrics;
 using Akka.Event;
 
 namespace Actors.Mta.Core.Sessions;
@@ -48,6 +49,7 @@ public sealed partial class SessionActor
 
         Reply(421, "4.3.2", $"{_settings.ServerName} Service shutting down, closing connection");
         _closeAfterFlush = true;
+        _outcome = SessionOutcome.Shutdown;
         return true;
     }
 
@@ -59,6 +61,7 @@ public sealed partial class SessionActor
         }
 
         _log.Info("{SessionId}: shutdown grace period over, closing session with {Remote}", _sessionId, _remote);
+        _outcome = _closeAfterFlush ? _outcome : SessionOutcome.Shutdown;
         if (_flushPending)
         {
             Close();

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using Actors.Mta.Core.Configuration;
 using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Metrics;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Actor;
 using Akka.Event;
@@ -46,6 +47,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
     private bool _spoolFailed;
     private int _commandCount;
     private bool _flushPending;
+    private SessionOutcome _outcome = SessionOutcome.Lost;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -76,6 +78,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        ServerMetrics.SessionStarted();
         _log.Info("{SessionId}: connect from {Remote}", _sessionId, _remote);
         Reply(220, null, $"{_settings.ServerName} ESMTP Actors.Mta");
         Flush();
@@ -87,6 +90,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         {
             // Stopped without a clean close: by the supervisor after a fault, or at shutdown.
             _log.Warning("{SessionId}: session stopped abnormally, sending 421 to {Remote}", _sessionId, _remote);
+            _outcome = CoordinatedShutdown.Get(Context.System).ShutdownReason is null ? SessionOutcome.Error : SessionOutcome.Shutdown;
             TrySendAndClose($"421 4.3.0 {_settings.ServerName} Internal error, closing connection\r\n");
         }
 
@@ -103,6 +107,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         }
 
         _log.Info("{SessionId}: disconnect from {Remote} commands={Commands}", _sessionId, _remote, _commandCount);
+        ServerMetrics.SessionEnded(_outcome);
     }
 
     private void TrySendAndClose(string line)
@@ -244,6 +249,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
 
         _log.Info("{SessionId}: timeout after {Phase} from {Remote}", _sessionId, phase, _remote);
         Reply(421, "4.4.2", $"{_settings.ServerName} Timeout, closing connection");
+        _outcome = SessionOutcome.Timeout;
         _closeAfterFlush = true;
         _dataWritePending = false;
         Flush();

@@ -1,4 +1,5 @@
 using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Metrics;
 using Akka.Actor;
 using Akka.Event;
 
@@ -91,6 +92,7 @@ public sealed class SessionSupervisor : ReceiveActor
     // A connection accepted just before the listener closed: tell the client and close, without a session.
     private static void RejectDuringShutdown(ISessionTransport transport, string serverName)
     {
+        ServerMetrics.ConnectionRejected();
         byte[] reply = System.Text.Encoding.ASCII.GetBytes($"421 4.3.2 {serverName} Service shutting down, closing connection\r\n");
         _ = Task.Run(async () =>
         {
