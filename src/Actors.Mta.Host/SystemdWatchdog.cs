@@ -2,17 +2,17 @@ using System.Globalization;
 using Actors.Mta.Core.Queue;
 using Actors.Mta.Core.Sessions;
 using Akka.Actor;
-using Akka.Event;
 using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
+using Serilog;
 
 namespace Actors.Mta.Host;
 
 /// <summary>
 /// Sends the service manager a STATUS= line with the session count and the queue figures and, when the unit
-/// sets WatchdogSec=, the WATCHDOG=1 keep-alive. Each notification follows fresh answers from the session
+/// sets WatchdogSec=, the WATCHDOG=1 keep-alive. Each notification follows fresh replies from the session
 /// supervisor and the queue, so when those actors cannot run (a stalled dispatcher, a starved thread pool)
 /// the keep-alives stop and systemd restarts the service.
 /// </summary>
@@ -32,7 +32,6 @@ internal sealed class SystemdWatchdog : ReceiveActor, IWithTimers
     private readonly ISystemdNotifier _notifier;
     private readonly TimeSpan _interval;
     private readonly bool _sendKeepAlive;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
     private bool _checking;
     private int _failedChecks;
 
@@ -50,7 +49,7 @@ internal sealed class SystemdWatchdog : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <param name="interval">Time between notifications; each check waits this long for the answers.</param>
+    /// <param name="interval">Time between notifications; each check waits this long for the replies.</param>
     /// <param name="sendKeepAlive">Whether to send WATCHDOG=1 after each successful check, or STATUS= alone.</param>
     public static Props Props(IActorRef sessions, IActorRef delivery, ISystemdNotifier notifier, TimeSpan interval, bool sendKeepAlive) =>
         Akka.Actor.Props.Create(() => new SystemdWatchdog(sessions, delivery, notifier, interval, sendKeepAlive));
@@ -62,7 +61,7 @@ internal sealed class SystemdWatchdog : ReceiveActor, IWithTimers
 
     private void OnTick()
     {
-        // A check still waiting for its answers is not doubled; it fails by its own timeout.
+        // A check still waiting for its replies is not doubled; it fails by its own timeout.
         if (_checking)
         {
             return;
@@ -85,7 +84,7 @@ internal sealed class SystemdWatchdog : ReceiveActor, IWithTimers
         _checking = false;
         if (_failedChecks > 0)
         {
-            _log.Info("The session supervisor and the queue answer again after {Count} failed check(s); watchdog notifications resume", _failedChecks);
+            Log.Information("The session supervisor and the queue reply again after {Count} failed check(s); watchdog notifications resume", _failedChecks);
             _failedChecks = 0;
         }
 
@@ -104,9 +103,10 @@ internal sealed class SystemdWatchdog : ReceiveActor, IWithTimers
         _failedChecks++;
 
         // Logged on the first failure and every 10th after it, so a long stall does not flood the journal.
+        // Serilog is called directly because Akka's logger actor runs on the dispatcher that may be stalled.
         if (_failedChecks % 10 == 1)
         {
-            _log.Warning("The session supervisor or the queue did not answer within {Timeout} ms ({Count} failed check(s) in a row), so no watchdog notification was sent: {Error}",
+            Log.Warning("The session supervisor or the queue did not reply within {Timeout} ms ({Count} failed check(s) in a row), so no watchdog notification was sent: {Error}",
                 _interval.TotalMilliseconds, _failedChecks, failed.Error.Message);
         }
     }
@@ -147,7 +147,7 @@ internal sealed class SystemdWatchdogService(
         system.ActorOf(props, "systemd-watchdog");
         if (watchdogTimeout is not null)
         {
-            Serilog.Log.Information("Sending systemd watchdog notifications every {Interval} ms", interval.TotalMilliseconds);
+            Log.Information("Sending systemd watchdog notifications every {Interval} ms", interval.TotalMilliseconds);
         }
     }
 
