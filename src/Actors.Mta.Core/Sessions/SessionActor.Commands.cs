@@ -307,6 +307,11 @@ public sealed partial class SessionActor
 
     private void OnRecipientVerified(RecipientVerified verified)
     {
+        if (DeferWhileFlushing())
+        {
+            return;
+        }
+
         if (_mode != Mode.AwaitingVerification || _pendingRecipient is null || _transaction is null)
         {
             return;

@@ -174,6 +174,11 @@ public sealed partial class SessionActor
 
     private void OnDeliveryReport(DeliveryReport report)
     {
+        if (DeferWhileFlushing())
+        {
+            return;
+        }
+
         if (_mode != Mode.AwaitingDelivery || report.QueueId != _queueId)
         {
             return;

@@ -19,7 +19,7 @@ namespace Actors.Mta.Core.Sessions;
 /// is how PIPELINING batches them), write any message data to the spool file, flush the replies, read again.
 /// While a message is being delivered nothing is read, so pipelined commands after the data wait in the pipe.
 /// </remarks>
-public sealed partial class SessionActor : ReceiveActor, IWithTimers
+public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private enum Mode
     {
@@ -50,6 +50,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
     private SessionOutcome _outcome = SessionOutcome.Lost;
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
 
     public SessionActor(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery)
     {
@@ -206,6 +207,9 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
     private void OnFlushed(bool peerClosed)
     {
         _flushPending = false;
+
+        // Messages that write replies wait while a flush runs, since a PipeWriter takes no writes during a flush.
+        Stash.UnstashAll();
         if (_mode == Mode.Closed)
         {
             return;
@@ -242,6 +246,11 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
 
     private void OnTimedOut(string phase)
     {
+        if (DeferWhileFlushing())
+        {
+            return;
+        }
+
         if (_mode == Mode.Closed)
         {
             return;
@@ -253,6 +262,18 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers
         _closeAfterFlush = true;
         _dataWritePending = false;
         Flush();
+    }
+
+    /// <summary>Stashes the current message when a flush is running; it is handled again once the flush ends.</summary>
+    private bool DeferWhileFlushing()
+    {
+        if (!_flushPending)
+        {
+            return false;
+        }
+
+        Stash.Stash();
+        return true;
     }
 
     private void Close()
