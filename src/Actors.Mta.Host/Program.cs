@@ -51,7 +51,7 @@ try
     }
 
     var inherited = SystemdSockets.Take();
-    var host = ServerHost.Build(config, settings, inherited);
+    var host = ServerHost.Build(config, settings, inherited, options.ConfigPath);
     await host.RunAsync();
     return Environment.ExitCode;
 }

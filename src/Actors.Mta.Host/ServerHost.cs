@@ -22,12 +22,13 @@ public sealed class SessionsKey;
 /// <summary>Builds the generic host that runs the actor system.</summary>
 internal static class ServerHost
 {
-    public static IHost Build(Config config, MtaSettings settings, IReadOnlyList<InheritedSocket> inherited)
+    public static IHost Build(Config config, MtaSettings settings, IReadOnlyList<InheritedSocket> inherited, string configPath)
     {
         PrepareSpool(settings);
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Services.AddSerilog();
         builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(new ConfigurationSource(configPath));
         builder.Services.AddAkka("actors-mta", (akka, _) =>
         {
             akka.AddHocon(config, HoconAddMode.Prepend);
@@ -48,6 +49,7 @@ internal static class ServerHost
             });
         });
         builder.Services.AddHostedService<StartupCheck>();
+        builder.Services.AddHostedService<ConfigurationReloader>();
 
         // The host's own stop timeout must leave room for the sessions' grace period.
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = settings.ShutdownGracePeriod + TimeSpan.FromSeconds(30));
