@@ -16,12 +16,8 @@ if (args.Length > 0 && args[0] == "queue")
     return QueueCommand.Run(args[1..], stdout, Console.Error);
 }
 
-Log.Logger = new LoggerConfiguration()
-    .MinimumLevel.Information()
-    .MinimumLevel.Override("Microsoft", Serilog.Events.LogEventLevel.Warning)
-    .Enrich.FromLogContext()
-    .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss.fff} {Level:u3}] {Message:lj}{NewLine}{Exception}")
-    .CreateLogger();
+// Until the configuration is read, the log has akka.hocon's default settings.
+Log.Logger = LoggingSetup.Create(LoggingSetup.Defaults);
 
 try
 {
@@ -50,6 +46,7 @@ try
         return ExitConfig;
     }
 
+    LoggingSetup.Apply(settings.Logging);
     var inherited = SystemdSockets.Take();
     var host = ServerHost.Build(config, settings, inherited, options.ConfigPath);
     await host.RunAsync();

@@ -29,6 +29,7 @@ internal static class ServerHost
         builder.Services.AddSerilog();
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(new ConfigurationSource(configPath));
+        builder.Services.AddHostedService<MetricsEndpoint>();
         builder.Services.AddAkka("actors-mta", (akka, _) =>
         {
             akka.AddHocon(config, HoconAddMode.Prepend);

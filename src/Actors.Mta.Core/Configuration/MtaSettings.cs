@@ -50,6 +50,11 @@ public sealed record MtaSettings
     public required int VerificationMaxCacheEntries { get; init; }
     public required TimeSpan VerificationTimeout { get; init; }
 
+    /// <summary>Endpoint of the HTTP server for Prometheus metrics, or null when metrics are not served.</summary>
+    public required IPEndPoint? MetricsEndpoint { get; init; }
+
+    public required LoggingSettings Logging { get; init; }
+
     /// <summary>SMTP relay for notifications to senders outside the accepted domains, or null for none.</summary>
     public required Destination.SmtpRelay? NotificationRelay { get; init; }
 
@@ -115,6 +120,8 @@ public sealed record MtaSettings
             QueueScanInterval = reader.Duration("queue.scan-interval"),
             QueueMaxConcurrentDeliveries = reader.Int("queue.max-concurrent-deliveries", min: 1, max: 100_000),
             NotificationRelay = ReadRelay(reader),
+            MetricsEndpoint = ReadMetricsEndpoint(reader),
+            Logging = LoggingSettings.Read(reader),
         };
         return settings;
     }
@@ -146,6 +153,24 @@ public sealed record MtaSettings
         }
 
         return new Destination.SmtpRelay(host, port);
+    }
+
+    private static IPEndPoint? ReadMetricsEndpoint(SettingsReader reader)
+    {
+        string text = reader.String("metrics.endpoint", allowEmpty: true);
+        if (text.Length == 0)
+        {
+            return null;
+        }
+
+        // Port 0 is rejected because HttpListener cannot report which port the system chose.
+        if (!EndpointText.TryParseIp(text, out var endpoint) || endpoint!.Port == 0)
+        {
+            throw new InvalidConfigurationException(Section + ".metrics.endpoint",
+                $"invalid endpoint \"{text}\", expected IP:PORT with a port from 1 to 65535, such as 127.0.0.1:9325 or [::1]:9325, or \"\" to serve no metrics");
+        }
+
+        return endpoint;
     }
 
     private static List<IPEndPoint> ReadEndpoints(SettingsReader reader)

@@ -129,6 +129,18 @@ internal sealed class SettingsReader(Config config, string section)
         }
     }
 
+    /// <summary>Returns the fields of an object, such as { "a" = 1, "b.c" = 2 }. A quoted key that contains dots stays one field.</summary>
+    public IReadOnlyDictionary<string, HoconValue> Object(string key)
+    {
+        var value = Value(key, "an object");
+        if (!value.IsObject())
+        {
+            throw new InvalidConfigurationException(FullKey(key), "expected an object, for example { \"name\" = value }");
+        }
+
+        return value.GetObject().Items;
+    }
+
     public T Enum<T>(string key, IReadOnlyDictionary<string, T> choices)
     {
         string text = String(key);

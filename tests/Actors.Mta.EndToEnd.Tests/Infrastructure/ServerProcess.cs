@@ -50,6 +50,8 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
         $"actors-mta.spool-directory = \"{spoolDirectory}\"",
         "actors-mta.accepted-domains = [\"example.com\", \"example.org\"]",
         $"actors-mta.routes = [{{ domains = [\"*\"], destination = \"{lmtpDestination}\" }}]",
+        // Tests run servers in parallel, so none may take the fixed default metrics port.
+        "actors-mta.metrics.endpoint = \"\"",
     };
 
     /// <summary>
