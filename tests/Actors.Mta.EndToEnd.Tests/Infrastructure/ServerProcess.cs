@@ -138,6 +138,26 @@ public sealed class ServerProcess : IAsyncDisposable, IDisposable
         process.WaitForExit(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>Sends SIGTERM, as systemd does to stop a service, and returns the exit code, or null if still running after <paramref name="timeout"/>.</summary>
+    public async Task<int?> TerminateAsync(TimeSpan timeout)
+    {
+        if (Posix.Kill(process.Id, Posix.SignalTerminate) != 0)
+        {
+            throw new InvalidOperationException($"kill -TERM {process.Id} failed");
+        }
+
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+            return process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Task.Run(Dispose);
