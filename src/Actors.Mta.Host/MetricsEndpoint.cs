@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Actors.Mta.Core.Configuration;
 using Microsoft.Extensions.Hosting;
 using Prometheus;
@@ -51,15 +50,7 @@ internal sealed class MetricsEndpoint(MtaSettings settings) : IHostedService, ID
 
     public void Dispose() => _server?.Dispose();
 
-    // HttpListener takes "+" for every address. A specific address must also be what scrapers send as the
+    // HttpListener takes "+" for every IPv4 address. A specific address must also be what scrapers send as the
     // Host header, since HttpListener matches requests to its prefixes by that header.
-    private static string HostName(IPAddress address)
-    {
-        if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
-        {
-            return "+";
-        }
-
-        return address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
-    }
+    private static string HostName(IPAddress address) => address.Equals(IPAddress.Any) ? "+" : address.ToString();
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Configuration;
 
@@ -167,7 +168,15 @@ public sealed record MtaSettings
         if (!EndpointText.TryParseIp(text, out var endpoint) || endpoint!.Port == 0)
         {
             throw new InvalidConfigurationException(Section + ".metrics.endpoint",
-                $"invalid endpoint \"{text}\", expected IP:PORT with a port from 1 to 65535, such as 127.0.0.1:9325 or [::1]:9325, or \"\" to serve no metrics");
+                $"invalid endpoint \"{text}\", expected IPv4:PORT with a port from 1 to 65535, such as 127.0.0.1:9325, or \"\" to serve no metrics");
+        }
+
+        // .NET 10's HttpListener on Linux rejects an IPv6 literal in its prefix ("Invalid port in prefix"), and
+        // its wildcard binds 0.0.0.0 only, so it cannot listen on IPv6 at all.
+        if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            throw new InvalidConfigurationException(Section + ".metrics.endpoint",
+                $"the metrics server cannot listen on IPv6 (\"{text}\"); use an IPv4 address such as 127.0.0.1:{endpoint.Port}, or 0.0.0.0:{endpoint.Port} for every IPv4 address");
         }
 
         return endpoint;

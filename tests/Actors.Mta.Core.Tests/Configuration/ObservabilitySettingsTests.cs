@@ -39,11 +39,11 @@ public sealed class ObservabilitySettingsTests
     }
 
     [Fact]
-    public void Load_MetricsEndpointAcceptsIpv6()
+    public void Load_MetricsEndpointAcceptsEveryAddress()
     {
-        var settings = TestConfig.Load("actors-mta.metrics.endpoint = \"[::1]:9400\"");
+        var settings = TestConfig.Load("actors-mta.metrics.endpoint = \"0.0.0.0:9400\"");
 
-        Assert.Equal(new IPEndPoint(IPAddress.IPv6Loopback, 9400), settings.MetricsEndpoint);
+        Assert.Equal(new IPEndPoint(IPAddress.Any, 9400), settings.MetricsEndpoint);
     }
 
     [Fact]
@@ -101,6 +101,8 @@ public sealed class ObservabilitySettingsTests
     [InlineData("actors-mta.metrics.endpoint = \"127.0.0.1:0\"", "actors-mta.metrics.endpoint")]
     [InlineData("actors-mta.metrics.endpoint = \"127.0.0.1\"", "actors-mta.metrics.endpoint")]
     [InlineData("actors-mta.metrics.endpoint = \"127.0.0.1:70000\"", "actors-mta.metrics.endpoint")]
+    [InlineData("actors-mta.metrics.endpoint = \"[::1]:9325\"", "actors-mta.metrics.endpoint")]
+    [InlineData("actors-mta.metrics.endpoint = \"[::]:9325\"", "actors-mta.metrics.endpoint")]
     [InlineData("actors-mta.logging.format = xml", "actors-mta.logging.format")]
     [InlineData("actors-mta.logging.minimum-level = loud", "actors-mta.logging.minimum-level")]
     [InlineData("actors-mta.logging.minimum-level = 2", "actors-mta.logging.minimum-level")]
