@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Actors.Mta.Core.Configuration;
 using Actors.Mta.EndToEnd.Tests.Infrastructure;
+using Akka.Configuration;
 using Xunit.Abstractions;
 
 namespace Actors.Mta.EndToEnd.Tests;
@@ -77,6 +79,24 @@ public sealed partial class SystemdUnitFileTests
         {
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The production example must stay a complete configuration: every key is required, so a key added to
+    /// the root akka.hocon and missing from this copy fails here.
+    /// </summary>
+    [Fact]
+    public void ProductionConfig_LoadsWithDovecotRoute()
+    {
+        var path = Path.Combine(RepositoryLayout.Root, "ops", "akka.production.hocon");
+        var settings = MtaSettings.Load(ConfigurationFactory.ParseString(File.ReadAllText(path)), "/var/lib/actors-mta");
+
+        Assert.Equal("/var/lib/actors-mta/spool", settings.SpoolDirectory);
+        Assert.Equal(["example.com", "example.org"], settings.AcceptedDomains);
+        var route = Assert.Single(settings.Routes);
+        Assert.Equal(["*"], route.Domains);
+        var lmtp = Assert.IsType<Destination.Lmtp>(route.Destination);
+        Assert.EndsWith(":/run/dovecot/lmtp", lmtp.Name);
     }
 
     [GeneratedRegex(@"Overall exposure level for actors-mta\.service: (\d+\.\d+)")]
