@@ -111,6 +111,7 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         var accepted = results.Where(r => r.Accepted).ToList();
         var drain = await WaitForDeliveryAsync(accepted, TimeSpan.FromSeconds(90));
         var drainedAt = clock.Elapsed;
+        var incomingFiles = Directory.GetFiles(Path.Combine(directory, "spool", "incoming"));
 
         output.WriteLine($"load started at {DateTime.Now - clock.Elapsed:HH:mm:ss.fff} (local time, as in the server log)");
         output.WriteLine($"killed at {killedAt.TotalSeconds:0.0} s, greeting again at {restartedAt.TotalSeconds:0.0} s, " +
@@ -134,6 +135,9 @@ public sealed class QueueDurabilityTests : IAsyncLifetime
         Assert.True(drain.Missing.Count == 0,
             $"{drain.Missing.Count} copies of messages that got 250 are missing, for example: {string.Join(", ", drain.Missing.Take(10))}");
         Assert.True(drain.QueueFiles.Count == 0, $"files left in the queue: {string.Join(", ", drain.QueueFiles.Take(10))}");
+
+        // Partly received messages cut off by the kill got no 250, and the restart removes their files.
+        Assert.True(incomingFiles.Length == 0, $"files left in spool/incoming: {string.Join(", ", incomingFiles.Take(10))}");
     }
 
     /// <summary>
