@@ -213,6 +213,11 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
     private void AwaitingNotification(List<RecipientResult> all)
     {
         Receive<Notified>(_ => Report(all, queued: false));
+        Receive<EnqueueFailed>(_ =>
+        {
+            var notStored = new SmtpReply(451, "4.3.0", "Delivery status notification could not be stored");
+            Report(all.Select(r => r.Reply.IsPermanentFailure ? r with { Reply = notStored } : r).ToList(), queued: false);
+        });
     }
 
     private void WaitingForLateResults()

@@ -31,6 +31,10 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
 
     private sealed record EntryRemoved(string QueueId);
 
+    private sealed record NotificationStored(QueueEntry Entry, IActorRef ReplyTo, string OriginalQueueId);
+
+    private sealed record NotificationFailed(string OriginalQueueId, Exception Error, IActorRef ReplyTo);
+
     private MtaSettings _settings;
     private readonly SpoolStore _store;
     private readonly IActorRef _delivery;
@@ -55,6 +59,8 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         Receive<EnqueueMessage>(OnEnqueue);
         Receive<NotifyFailures>(OnNotify);
         Receive<EntryStored>(OnEntryStored);
+        Receive<NotificationStored>(OnNotificationStored);
+        Receive<NotificationFailed>(OnNotificationFailed);
         Receive<StoreFailed>(OnStoreFailed);
         Receive<EntryRemoved>(r => _entries.Remove(r.QueueId));
         Receive<DeliveryReport>(OnDeliveryReport);
@@ -193,9 +199,23 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         Task.Run(() =>
         {
             notification.Write(store, request.DataFile);
-            return (object)new EntryStored(notification.Entry, null);
-        }).PipeTo(Self, failure: error => new StoreFailed(notification.Entry.QueueId, error, null))
-          .ContinueWith(_ => replyTo.Tell(new Notified(request.QueueId)), TaskScheduler.Default);
+            return (object)new NotificationStored(notification.Entry, replyTo, request.QueueId);
+        }).PipeTo(Self, failure: error => new NotificationFailed(request.QueueId, error, replyTo));
+    }
+
+    private void OnNotificationStored(NotificationStored stored)
+    {
+        _entries[stored.Entry.QueueId] = stored.Entry;
+        stored.ReplyTo.Tell(new Notified(stored.OriginalQueueId));
+    }
+
+    // Without its notification on disk the sender would never learn of the failed recipients, so the client
+    // is told to try again instead of 250.
+    private void OnNotificationFailed(NotificationFailed failed)
+    {
+        var error = failed.Error is AggregateException { InnerException: { } inner } ? inner : failed.Error;
+        _log.Error("{QueueId}: cannot write the delivery status notification: {Error}", failed.OriginalQueueId, error.Message);
+        failed.ReplyTo.Tell(new EnqueueFailed(failed.OriginalQueueId, error.Message));
     }
 
     private void OnEntryStored(EntryStored stored)
