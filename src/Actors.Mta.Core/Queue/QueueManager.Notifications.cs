@@ -59,7 +59,7 @@ public sealed partial class QueueManager
     /// </summary>
     private void ProcessControlRequests()
     {
-        string control = Path.Combine(_store.Root, "control");
+        string control = _store.Control;
         if (!Directory.Exists(control))
         {
             return;

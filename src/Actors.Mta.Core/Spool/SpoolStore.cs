@@ -18,6 +18,7 @@ public sealed class SpoolStore
         Incoming = Path.Combine(root, "incoming");
         Queue = Path.Combine(root, "queue");
         DeadLetter = Path.Combine(root, "dead-letter");
+        Control = Path.Combine(root, "control");
     }
 
     public string Root { get; }
@@ -31,6 +32,9 @@ public sealed class SpoolStore
     /// <summary>Notifications that could not be delivered or sent, kept for the operator.</summary>
     public string DeadLetter { get; }
 
+    /// <summary>Requests from the queue command (retry, delete) for the running server to carry out.</summary>
+    public string Control { get; }
+
     public string DataPath(string queueId) => Path.Combine(Queue, queueId + ".eml");
 
     public string EnvelopePath(string queueId) => Path.Combine(Queue, queueId + ".env");
@@ -40,6 +44,9 @@ public sealed class SpoolStore
         Directory.CreateDirectory(Incoming);
         Directory.CreateDirectory(Queue);
         Directory.CreateDirectory(DeadLetter);
+
+        // Made by the server, so it is owned by the server's user even when an operator's queue command runs first.
+        Directory.CreateDirectory(Control);
     }
 
     /// <summary>
