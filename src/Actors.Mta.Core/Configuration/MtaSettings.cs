@@ -25,6 +25,34 @@ public sealed record MtaSettings
     public required long MaxMessageSize { get; init; }
     public required int MaxRecipients { get; init; }
     public required int MaxCommandLineLength { get; init; }
+
+    /// <summary>Longest line of message data in octets as received, CRLF included.</summary>
+    public required int MaxDataLineLength { get; init; }
+    public required int MaxTransactionsPerSession { get; init; }
+    public required int MaxCommandsPerSession { get; init; }
+
+    /// <summary>5xx replies to commands after which a session is closed with 421.</summary>
+    public required int MaxErrorsPerSession { get; init; }
+
+    /// <summary>Least average rate of message data in bytes per second over <see cref="MinDataRateWindow"/>; 0 for none.</summary>
+    public required int MinDataRate { get; init; }
+    public required TimeSpan MinDataRateWindow { get; init; }
+    public required int MaxConnections { get; init; }
+
+    /// <summary>Sessions open at once per IPv4 address or IPv6 /64; 0 for no limit.</summary>
+    public required int MaxConnectionsPerClient { get; init; }
+
+    /// <summary>New connections per minute per IPv4 address or IPv6 /64; 0 for no limit.</summary>
+    public required int MaxConnectionRatePerClient { get; init; }
+    public required TimeSpan FirstCommandTimeout { get; init; }
+    public required TimeSpan SessionLifetime { get; init; }
+
+    /// <summary>Wait before the greeting, during which a client that sends anything is rejected; zero for none.</summary>
+    public required TimeSpan GreetingDelay { get; init; }
+
+    /// <summary>Peers whose connections start with a PROXY protocol header; empty when the protocol is off.</summary>
+    public required IReadOnlyList<IPNetwork> ProxyProtocolTrusted { get; init; }
+    public required TimeSpan ProxyProtocolHeaderTimeout { get; init; }
     public required BareLineEndingPolicy BareLineEndings { get; init; }
     public required TimeSpan CommandTimeout { get; init; }
     public required TimeSpan DataBlockTimeout { get; init; }
@@ -59,9 +87,30 @@ public sealed record MtaSettings
     /// <summary>SMTP relay for notifications to senders outside the accepted domains, or null for none.</summary>
     public required Destination.SmtpRelay? NotificationRelay { get; init; }
 
-    /// <summary>True when mail for <paramref name="domain"/> is accepted here (case-insensitive).</summary>
-    public bool IsAcceptedDomain(string domain) =>
-        AcceptedDomains.Any(d => string.Equals(d, domain, StringComparison.OrdinalIgnoreCase));
+    /// <summary>True when mail for <paramref name="domain"/> is accepted here (see <see cref="DomainEquals"/>).</summary>
+    public bool IsAcceptedDomain(string domain) => AcceptedDomains.Any(d => DomainEquals(d, domain));
+
+    /// <summary>
+    /// Compares domain names ignoring the case of ASCII letters only. Unicode case rules would make
+    /// "maıl.example" (dotless i) or "example.ſe" (long s) equal to an accepted "mail.example" or "example.se".
+    /// </summary>
+    public static bool DomainEquals(string a, string b)
+    {
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (a[i] != b[i] && !(char.IsAscii(a[i]) && char.IsAscii(b[i]) && char.ToLowerInvariant(a[i]) == char.ToLowerInvariant(b[i])))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Returns the route for an accepted domain; validation guarantees every accepted domain has one.</summary>
     public Route RouteFor(string domain) => Routes.First(r => r.Matches(domain));
@@ -92,6 +141,20 @@ public sealed record MtaSettings
             MaxMessageSize = reader.Long("limits.max-message-size", min: 1024, max: long.MaxValue / 2),
             MaxRecipients = reader.Int("limits.max-recipients", min: 100, max: 100_000),
             MaxCommandLineLength = reader.Int("limits.max-command-line-length", min: 512, max: 65536),
+            MaxDataLineLength = reader.Int("limits.max-data-line-length", min: 1000, max: 1_073_741_824),
+            MaxTransactionsPerSession = reader.Int("limits.max-transactions-per-session", min: 1, max: 1_000_000),
+            MaxCommandsPerSession = reader.Int("limits.max-commands-per-session", min: 10, max: 100_000_000),
+            MaxErrorsPerSession = reader.Int("limits.max-errors-per-session", min: 1, max: 1_000_000),
+            MinDataRate = reader.Int("limits.min-data-rate", min: 0, max: 1_000_000_000),
+            MinDataRateWindow = reader.Duration("limits.min-data-rate-window"),
+            MaxConnections = reader.Int("limits.max-connections", min: 1, max: 1_000_000),
+            MaxConnectionsPerClient = reader.Int("limits.max-connections-per-client", min: 0, max: 1_000_000),
+            MaxConnectionRatePerClient = reader.Int("limits.max-connection-rate-per-client", min: 0, max: 1_000_000),
+            FirstCommandTimeout = reader.Duration("timeouts.first-command"),
+            SessionLifetime = reader.Duration("timeouts.session-lifetime"),
+            GreetingDelay = reader.Duration("smtp.greeting-delay", allowZero: true),
+            ProxyProtocolTrusted = ReadTrustedProxies(reader),
+            ProxyProtocolHeaderTimeout = reader.Duration("proxy-protocol.header-timeout"),
             BareLineEndings = reader.Enum("smtp.bare-line-endings", new Dictionary<string, BareLineEndingPolicy>
             {
                 ["reject"] = BareLineEndingPolicy.Reject,
@@ -237,5 +300,42 @@ public sealed record MtaSettings
         }
 
         return routes;
+    }
+
+    private static List<IPNetwork> ReadTrustedProxies(SettingsReader reader)
+    {
+        var networks = new List<IPNetwork>();
+        foreach (string text in reader.StringList("proxy-protocol.trusted", minCount: 0))
+        {
+            if (!TryParseNetwork(text.Trim(), out var network))
+            {
+                throw new InvalidConfigurationException(Section + ".proxy-protocol.trusted",
+                    $"invalid address or network \"{text}\", expected an IP address such as 127.0.0.1 or a CIDR network such as 192.0.2.0/24 or 2001:db8::/32 with no bits set after the prefix");
+            }
+
+            networks.Add(network);
+        }
+
+        return networks;
+    }
+
+    // An address alone is a network of one; IPNetwork.TryParse wants the prefix length.
+    private static bool TryParseNetwork(string text, out IPNetwork network)
+    {
+        network = default;
+        if (text.Contains('/'))
+        {
+            // IPNetwork.TryParse clears bits set after the prefix; such a value is more likely a typo than intended.
+            return IPNetwork.TryParse(text, out network) && IPAddress.TryParse(text[..text.IndexOf('/')], out var given) &&
+                network.BaseAddress.Equals(given);
+        }
+
+        if (!(text.Contains('.') || text.Contains(':')) || !IPAddress.TryParse(text, out var address) || text.Contains('%'))
+        {
+            return false;
+        }
+
+        network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        return true;
     }
 }

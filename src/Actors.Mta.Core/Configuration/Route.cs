@@ -231,5 +231,5 @@ public abstract partial record Destination
 public sealed record Route(IReadOnlyList<string> Domains, Destination Destination)
 {
     public bool Matches(string domain) =>
-        Domains.Any(d => d == "*" || string.Equals(d, domain, StringComparison.OrdinalIgnoreCase));
+        Domains.Any(d => d == "*" || MtaSettings.DomainEquals(d, domain));
 }

@@ -72,7 +72,8 @@ internal sealed class SettingsReader(Config config, string section)
         return number;
     }
 
-    public TimeSpan Duration(string key)
+    /// <param name="allowZero">Whether 0s is valid, where zero turns a feature off.</param>
+    public TimeSpan Duration(string key, bool allowZero = false)
     {
         var value = Value(key, "a duration such as 30s or 5m");
         TimeSpan duration;
@@ -85,9 +86,9 @@ internal sealed class SettingsReader(Config config, string section)
             throw new InvalidConfigurationException(FullKey(key), $"invalid duration \"{value.GetString()}\", expected a value such as 30s or 5m");
         }
 
-        if (duration <= TimeSpan.Zero)
+        if (duration < TimeSpan.Zero || (duration == TimeSpan.Zero && !allowZero))
         {
-            throw new InvalidConfigurationException(FullKey(key), "must be greater than zero");
+            throw new InvalidConfigurationException(FullKey(key), allowZero ? "must not be negative" : "must be greater than zero");
         }
 
         return duration;
@@ -96,6 +97,13 @@ internal sealed class SettingsReader(Config config, string section)
     public IReadOnlyList<string> StringList(string key, int minCount)
     {
         var value = Value(key, "a list of strings");
+
+        // IsArray() is false for an empty list, [], whose single element is an empty HoconArray.
+        if (value.Values is [HoconArray] && minCount == 0)
+        {
+            return value.GetStringList().ToList();
+        }
+
         if (!value.IsArray())
         {
             throw new InvalidConfigurationException(FullKey(key), "expected a list of strings, for example [\"a\", \"b\"]");

@@ -64,7 +64,7 @@ public static class ServerMetrics
 
     private static readonly Counter MessagesRejected = Prometheus.Metrics.CreateCounter(
         "actors_mta_messages_rejected_total",
-        "Messages rejected at DATA, by reason: size, bare_line_ending, nul, storage (spool or queue write failed).",
+        "Messages rejected at DATA, by reason: size, bare_line_ending, nul, line_too_long, storage (spool or queue write failed).",
         "reason");
 
     private static readonly Counter RecipientsRejected = Prometheus.Metrics.CreateCounter(
@@ -120,6 +120,7 @@ public static class ServerMetrics
     private static readonly Counter.Child RejectedForSize = MessagesRejected.WithLabels("size");
     private static readonly Counter.Child RejectedForBareLineEnding = MessagesRejected.WithLabels("bare_line_ending");
     private static readonly Counter.Child RejectedForNul = MessagesRejected.WithLabels("nul");
+    private static readonly Counter.Child RejectedForLineLength = MessagesRejected.WithLabels("line_too_long");
     private static readonly Counter.Child RejectedForStorage = MessagesRejected.WithLabels("storage");
 
     private static readonly Counter.Child RecipientsSent = Recipients.WithLabels("sent");
@@ -153,6 +154,7 @@ public static class ServerMetrics
             DataError.MessageTooLarge => RejectedForSize,
             DataError.BareLineEnding => RejectedForBareLineEnding,
             DataError.NulCharacter => RejectedForNul,
+            DataError.LineTooLong => RejectedForLineLength,
             _ => RejectedForStorage,
         };
         counter.Inc();

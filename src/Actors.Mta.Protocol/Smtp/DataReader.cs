@@ -19,6 +19,9 @@ public enum DataError
     MessageTooLarge,
     BareLineEnding,
     NulCharacter,
+
+    /// <summary>A line, CRLF included, is longer than the reader's maximum line length.</summary>
+    LineTooLong,
 }
 
 /// <summary>
@@ -49,7 +52,11 @@ public sealed class DataReader
     private readonly long _maxMessageSize;
     private readonly BareLineEndingPolicy _bareLineEndings;
     private readonly bool _allowNul;
+    private readonly long _maxLineLength;
     private State _state = State.LineStart;
+
+    // Octets of the current line as received, dot-stuffing and line ending included.
+    private long _lineLength;
 
     // Whether the line before the current one ended with CRLF. Only then can a "." line end the data.
     private bool _previousLineEndedWithCrlf = true;
@@ -57,11 +64,16 @@ public sealed class DataReader
     /// <param name="maxMessageSize">Largest message in bytes, counted after unstuffing.</param>
     /// <param name="bareLineEndings">What to do with a bare CR or LF.</param>
     /// <param name="allowNul">Whether NUL octets are message content (BINARYMIME) or an error.</param>
-    public DataReader(long maxMessageSize, BareLineEndingPolicy bareLineEndings, bool allowNul = false)
+    /// <param name="maxLineLength">
+    /// Longest line in octets as received, dot-stuffing and the line ending included; a longer line is a
+    /// <see cref="DataError.LineTooLong"/>. A bare CR or LF ends a line for this count.
+    /// </param>
+    public DataReader(long maxMessageSize, BareLineEndingPolicy bareLineEndings, bool allowNul = false, long maxLineLength = long.MaxValue)
     {
         _maxMessageSize = maxMessageSize;
         _bareLineEndings = bareLineEndings;
         _allowNul = allowNul;
+        _maxLineLength = maxLineLength;
     }
 
     /// <summary>Bytes of message content so far, counted even after an error.</summary>
@@ -116,6 +128,13 @@ public sealed class DataReader
         while (i < input.Length && !IsCompleted)
         {
             byte b = input[i++];
+
+            // After a CR the byte either completes the line (LF, checked below) or starts the next one.
+            if (++_lineLength > _maxLineLength && _state is not (State.Cr or State.DotCr))
+            {
+                SetError(DataError.LineTooLong);
+            }
+
             switch (_state)
             {
                 case State.LineStart:
@@ -153,6 +172,7 @@ public sealed class DataReader
                         // ".\r" then something else: the CR was bare. The stuffing dot is dropped.
                         BareLineEnding(buffer, ref written);
                         _state = State.LineStart;
+                        _lineLength = 1;
                         InLineAfterBare(b, buffer, ref written);
                     }
 
@@ -165,15 +185,22 @@ public sealed class DataReader
                 case State.Cr:
                     if (b == (byte)'\n')
                     {
+                        if (_lineLength > _maxLineLength)
+                        {
+                            SetError(DataError.LineTooLong);
+                        }
+
                         Emit(buffer, ref written, (byte)'\r');
                         Emit(buffer, ref written, (byte)'\n');
                         _previousLineEndedWithCrlf = true;
                         _state = State.LineStart;
+                        _lineLength = 0;
                     }
                     else
                     {
                         BareLineEnding(buffer, ref written);
                         _state = State.LineStart;
+                        _lineLength = 1;
                         InLineAfterBare(b, buffer, ref written);
                     }
 
@@ -207,6 +234,7 @@ public sealed class DataReader
             case (byte)'\n':
                 BareLineEnding(buffer, ref written);
                 _state = State.LineStart;
+                _lineLength = 0;
                 return;
             case 0 when !_allowNul:
                 SetError(DataError.NulCharacter);
