@@ -87,6 +87,9 @@ public sealed record MtaSettings
     /// <summary>SMTP relay for notifications to senders outside the accepted domains, or null for none.</summary>
     public required Destination.SmtpRelay? NotificationRelay { get; init; }
 
+    /// <summary>STARTTLS settings, or null when no certificate is configured and STARTTLS is not offered.</summary>
+    public TlsSettings? Tls { get; init; }
+
     /// <summary>True when mail for <paramref name="domain"/> is accepted here (see <see cref="DomainEquals"/>).</summary>
     public bool IsAcceptedDomain(string domain) => AcceptedDomains.Any(d => DomainEquals(d, domain));
 
@@ -184,6 +187,7 @@ public sealed record MtaSettings
             QueueScanInterval = reader.Duration("queue.scan-interval"),
             QueueMaxConcurrentDeliveries = reader.Int("queue.max-concurrent-deliveries", min: 1, max: 100_000),
             NotificationRelay = ReadRelay(reader),
+            Tls = TlsSettings.Read(reader, baseDirectory),
             MetricsEndpoint = ReadMetricsEndpoint(reader),
             Logging = LoggingSettings.Read(reader),
         };

@@ -46,6 +46,12 @@ public sealed partial class SessionActor
             }
 
             HandleLine(line);
+            if (_mode == Mode.StartingTls)
+            {
+                DiscardInputAfterStartTls(ref buffer);
+                return true;
+            }
+
             DrainIfIdle();
         }
 
@@ -110,8 +116,10 @@ public sealed partial class SessionActor
             case SmtpVerb.Help:
                 Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
                 break;
-            case SmtpVerb.Expn:
             case SmtpVerb.StartTls:
+                StartTls(command.Argument);
+                break;
+            case SmtpVerb.Expn:
             case SmtpVerb.Bdat:
             case SmtpVerb.Auth:
                 Reply(502, "5.5.1", "Command not implemented");
@@ -141,16 +149,22 @@ public sealed partial class SessionActor
             return;
         }
 
-        ReplyLines(250,
-        [
+        var keywords = new List<string>
+        {
             $"{_settings.ServerName} Hello {name}",
             "PIPELINING",
             "SIZE " + _settings.MaxMessageSize.ToString(CultureInfo.InvariantCulture),
             "8BITMIME",
             "ENHANCEDSTATUSCODES",
             "SMTPUTF8",
-            "HELP",
-        ]);
+        };
+        if (_settings.Tls is not null && !_tls)
+        {
+            keywords.Add("STARTTLS");
+        }
+
+        keywords.Add("HELP");
+        ReplyLines(250, keywords);
     }
 
     private void Mail(string argument)

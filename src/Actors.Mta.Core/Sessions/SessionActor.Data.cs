@@ -53,12 +53,13 @@ public sealed partial class SessionActor
             return;
         }
 
-        string protocol = (_esmtp, _transaction.SmtpUtf8) switch
+        // RFC 3848 and RFC 6531 section 3.7.3: an S suffix marks a session under TLS, which only EHLO can start.
+        string protocol = (_esmtp || _tls, _transaction.SmtpUtf8) switch
         {
             (_, true) => "UTF8SMTP",
             (true, false) => "ESMTP",
             _ => "SMTP",
-        };
+        } + (_tls ? "S" : "");
         string? single = _transaction.Recipients.Count == 1 ? _transaction.Recipients[0].Address : null;
         byte[] received = ReceivedHeader.Build(_heloName!, _transport.RemoteEndPoint?.Address, _settings.ServerName,
             protocol, _queueId, single, DateTimeOffset.Now);

@@ -62,8 +62,9 @@ public sealed partial class SessionActor
 
         _log.Info("{SessionId}: shutdown grace period over, closing session with {Remote}", _sessionId, _remote);
         _outcome = _closeAfterFlush ? _outcome : SessionOutcome.Shutdown;
-        if (_flushPending)
+        if (_flushPending || _mode == Mode.StartingTls)
         {
+            // A 421 cannot be written while a flush runs, nor during the TLS handshake, when no pipe is open.
             Close();
             return;
         }

@@ -27,6 +27,9 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         Data,
         AwaitingVerification,
         AwaitingDelivery,
+
+        // The 220 reply to STARTTLS is being flushed, then the TLS handshake runs; nothing is read meanwhile.
+        StartingTls,
         Closed,
     }
 
@@ -66,6 +69,8 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         Receive<SessionIo.Flushed>(f => OnFlushed(f.IsCompleted));
         Receive<SessionIo.DataWritten>(_ => OnDataWritten());
         Receive<SessionIo.SpoolClosed>(c => OnSpoolClosed(c.Size));
+        Receive<SessionIo.TlsStarted>(t => OnTlsStarted(t.Info));
+        Receive<SessionIo.TlsFailed>(f => OnTlsFailed(f.Error));
         Receive<SessionIo.TimedOut>(t => OnTimedOut(t.Phase));
         Receive<DeliveryReport>(OnDeliveryReport);
         Receive<RecipientVerified>(OnRecipientVerified);
@@ -218,6 +223,12 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         if (_closeAfterFlush || peerClosed)
         {
             Close();
+            return;
+        }
+
+        if (_mode == Mode.StartingTls)
+        {
+            BeginTlsHandshake();
             return;
         }
 

@@ -18,6 +18,10 @@ internal static class SessionIo
     public sealed record SpoolClosed(long Size);
 
     public sealed record TimedOut(string Phase);
+
+    public sealed record TlsStarted(TlsSessionInfo Info);
+
+    public sealed record TlsFailed(Exception Error);
 }
 
 /// <summary>

@@ -41,6 +41,10 @@ public sealed class PipeTransport : ISessionTransport
     /// <summary>Completes when the session has closed the connection.</summary>
     public Task Closed => _closed.Task;
 
+    /// <summary>Fails the handshake, so the session closes: TLS tests use a <see cref="SocketTransport"/> on loopback.</summary>
+    public Task<TlsSessionInfo> StartTlsAsync(System.Net.Security.SslServerAuthenticationOptions options, TimeSpan timeout) =>
+        Task.FromException<TlsSessionInfo>(new NotSupportedException("PipeTransport has no TLS; use a loopback socket"));
+
     /// <summary>Closes both directions, as closing the socket would: the client reads end of stream.</summary>
     public void Close()
     {

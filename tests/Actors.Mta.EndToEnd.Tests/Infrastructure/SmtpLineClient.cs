@@ -1,3 +1,4 @@
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 
@@ -20,7 +21,7 @@ public sealed class SmtpLineClient : IAsyncDisposable
     private static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(60);
 
     private readonly TcpClient client;
-    private readonly NetworkStream stream;
+    private Stream stream;
     private readonly StringBuilder transcript = new();
     private readonly byte[] buffer = new byte[8192];
     private int bufferStart;
@@ -40,6 +41,58 @@ public sealed class SmtpLineClient : IAsyncDisposable
         using var timeout = new CancellationTokenSource(ReplyTimeout);
         await client.ConnectAsync("127.0.0.1", port, timeout.Token);
         return new SmtpLineClient(client);
+    }
+
+    /// <summary>The TLS stream after <see cref="StartTlsAsync"/>, or null before.</summary>
+    public SslStream? Tls => stream as SslStream;
+
+    /// <summary>
+    /// Runs the client side of a TLS handshake on the connection, accepting any server certificate, and sends and
+    /// reads through TLS from then on. Throws when the server sent bytes that were not read yet.
+    /// </summary>
+    public async Task StartTlsAsync(string targetHost)
+    {
+        if (bufferStart != bufferEnd)
+        {
+            throw new InvalidDataException($"{bufferEnd - bufferStart} unread bytes from the server before the TLS handshake.\n{Transcript}");
+        }
+
+        var tls = new SslStream(client.GetStream(), leaveInnerStreamOpen: true);
+        using var timeout = new CancellationTokenSource(ReplyTimeout);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = targetHost,
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        }, timeout.Token);
+        transcript.Append($"-- TLS started: {tls.SslProtocol} {tls.NegotiatedCipherSuite}\n");
+        stream = tls;
+    }
+
+    /// <summary>Sends raw bytes in one write, for input that is not one command line.</summary>
+    public async Task SendRawAsync(byte[] bytes, string description)
+    {
+        transcript.Append("C: ").Append(description).Append('\n');
+        await stream.WriteAsync(bytes);
+    }
+
+    /// <summary>Returns true when the server closes the connection with nothing more to read, false when a line arrives.</summary>
+    public async Task<bool> IsClosedAsync()
+    {
+        using var timeout = new CancellationTokenSource(ReplyTimeout);
+        try
+        {
+            var line = await ReadLineAsync(timeout.Token);
+            if (line is not null)
+            {
+                transcript.Append("S: ").Append(line).Append('\n');
+            }
+
+            return line is null;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
     }
 
     /// <summary>Sends one command line; CRLF is appended.</summary>
