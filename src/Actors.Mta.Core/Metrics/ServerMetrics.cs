@@ -23,8 +23,14 @@ public enum SessionOutcome
     /// <summary>The server closed the session with 421 while shutting down.</summary>
     Shutdown,
 
-    /// <summary>A connection accepted during shutdown got 421 before any session started.</summary>
+    /// <summary>A connection got 421 before any session started: during shutdown, or over a connection limit.</summary>
     Rejected,
+
+    /// <summary>
+    /// The server closed the session for breaking a rule: too many commands, errors or transactions, input before
+    /// the greeting, or a PROXY header from a peer not trusted to send one.
+    /// </summary>
+    Policy,
 }
 
 /// <summary>Why a RCPT command was rejected, the reason label of actors_mta_recipients_rejected_total.</summary>
@@ -55,7 +61,8 @@ public static class ServerMetrics
     private static readonly Counter Sessions = Prometheus.Metrics.CreateCounter(
         "actors_mta_sessions_total",
         "SMTP connections ended, by outcome: quit, timeout, lost (client closed or network error), error (session failed), " +
-        "shutdown (closed with 421 at shutdown), rejected (421 at shutdown before a session started).",
+        "shutdown (closed with 421 at shutdown), rejected (421 before a session started: at shutdown or over a connection limit), " +
+        "policy (closed for too many commands, errors or transactions, an early talker or an untrusted PROXY header).",
         "outcome");
 
     private static readonly Counter MessagesAccepted = Prometheus.Metrics.CreateCounter(

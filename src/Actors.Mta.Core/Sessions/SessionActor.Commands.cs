@@ -21,6 +21,11 @@ public sealed partial class SessionActor
     /// <summary>Handles every complete command line in the buffer. Returns true when more input is needed.</summary>
     private bool ProcessCommands(ref ReadOnlySequence<byte> buffer)
     {
+        if (RejectUntrustedProxyHeader(ref buffer))
+        {
+            return true;
+        }
+
         while (_mode == Mode.Commands && !_closeAfterFlush)
         {
             SequencePosition? lf = buffer.PositionOf((byte)'\n');
@@ -38,6 +43,7 @@ public sealed partial class SessionActor
 
             var line = buffer.Slice(0, lf.Value);
             buffer = buffer.Slice(buffer.GetPosition(1, lf.Value));
+            _commandDeadline = 0;
             if (_discardingLongLine || line.Length + 1 > _settings.MaxCommandLineLength)
             {
                 _discardingLongLine = false;
@@ -61,6 +67,11 @@ public sealed partial class SessionActor
     private void HandleLine(ReadOnlySequence<byte> line)
     {
         _commandCount++;
+        if (CommandLimitReached())
+        {
+            return;
+        }
+
         ReadOnlySpan<byte> bytes = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
         if (bytes.Length == 0 || bytes[^1] != (byte)'\r')
         {
@@ -196,6 +207,11 @@ public sealed partial class SessionActor
         if (!path.Success)
         {
             Reply(501, "5.1.7", "Bad sender address syntax: " + path.Error);
+            return;
+        }
+
+        if (TransactionLimitReached())
+        {
             return;
         }
 

@@ -61,14 +61,15 @@ public sealed partial class SessionActor
             _ => "SMTP",
         } + (_tls ? "S" : "");
         string? single = _transaction.Recipients.Count == 1 ? _transaction.Recipients[0].Address : null;
-        byte[] received = ReceivedHeader.Build(_heloName!, _transport.RemoteEndPoint?.Address, _settings.ServerName,
+        byte[] received = ReceivedHeader.Build(_heloName!, _client?.Address, _settings.ServerName,
             protocol, _queueId, single, DateTimeOffset.Now);
         _dataBuffer.Clear();
         _dataBuffer.Write(received);
 
-        _dataReader = new DataReader(_settings.MaxMessageSize, _settings.BareLineEndings);
+        _dataReader = new DataReader(_settings.MaxMessageSize, _settings.BareLineEndings, maxLineLength: _settings.MaxDataLineLength);
         _spoolFailed = false;
         _mode = Mode.Data;
+        StartDataRateCheck();
         Reply(354, null, "End data with <CR><LF>.<CR><LF>");
     }
 
@@ -76,6 +77,7 @@ public sealed partial class SessionActor
     private bool ProcessData(ref ReadOnlySequence<byte> buffer)
     {
         long consumed = _dataReader!.Read(buffer, _dataBuffer);
+        _dataRateBytes += consumed;
         buffer = buffer.Slice(consumed);
         if (_spoolFailed)
         {
@@ -129,6 +131,7 @@ public sealed partial class SessionActor
             DataError.MessageTooLarge => "552 5.3.4 Message size exceeds fixed maximum message size",
             DataError.BareLineEnding => "550 5.6.0 Message contains a bare CR or LF; lines must end with CRLF",
             DataError.NulCharacter => "550 5.6.0 Message contains a NUL character",
+            DataError.LineTooLong => $"552 5.3.4 Message contains a line longer than {_settings.MaxDataLineLength} octets",
             _ when _spoolFailed => "452 4.3.1 Insufficient system storage",
             _ => null,
         };

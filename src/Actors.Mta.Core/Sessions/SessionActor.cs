@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net;
 using System.Text;
 using Actors.Mta.Core.Configuration;
 using Actors.Mta.Core.Delivery;
@@ -55,13 +56,18 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
 
-    public SessionActor(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery)
+    /// <param name="client">
+    /// The client's address for limits, logs and the Received header: the one from a trusted PROXY header, or
+    /// null for the transport's remote endpoint.
+    /// </param>
+    public SessionActor(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery, IPEndPoint? client = null)
     {
         _settings = settings;
         _transport = transport;
         _sessionId = sessionId;
         _delivery = delivery;
-        _remote = transport.RemoteEndPoint?.ToString() ?? "unknown";
+        _client = client ?? transport.RemoteEndPoint;
+        _remote = _client?.ToString() ?? "unknown";
 
         Receive<SessionIo.ReadCompleted>(r => OnReadCompleted(r.Result));
         Receive<SessionIo.ReadFailed>(f => OnIoFailed("read", f.Error));
@@ -76,18 +82,18 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         Receive<RecipientVerified>(OnRecipientVerified);
         Receive<Drain>(_ => OnDrain());
         Receive<DrainExpired>(_ => OnDrainExpired());
+        ReceiveDefenceMessages();
         Receive<InjectFault>(f => throw new InvalidOperationException("Injected fault: " + f.Reason));
     }
 
-    public static Props Props(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery) =>
-        Akka.Actor.Props.Create(() => new SessionActor(settings, transport, sessionId, delivery));
+    public static Props Props(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery, IPEndPoint? client = null) =>
+        Akka.Actor.Props.Create(() => new SessionActor(settings, transport, sessionId, delivery, client));
 
     protected override void PreStart()
     {
         ServerMetrics.SessionStarted();
         _log.Info("{SessionId}: connect from {Remote}", _sessionId, _remote);
-        Reply(220, null, $"{_settings.ServerName} ESMTP Actors.Mta");
-        Flush();
+        StartGreeting();
     }
 
     protected override void PostStop()
@@ -132,17 +138,21 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
 
     private void StartRead()
     {
-        TimeSpan timeout = _mode == Mode.Data ? _settings.DataBlockTimeout : _settings.CommandTimeout;
-        Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut(_mode == Mode.Data ? "data" : "command"), timeout);
-        _transport.Input.ReadAsync().AsTask().PipeTo(Self,
-            success: result => new SessionIo.ReadCompleted(result),
-            failure: error => new SessionIo.ReadFailed(error));
+        StartReadTimer();
+        BeginRead();
     }
 
     private void OnReadCompleted(ReadResult result)
     {
+        OnReadReturned();
         if (_mode == Mode.Closed)
         {
+            return;
+        }
+
+        if (!_greeted)
+        {
+            OnInputBeforeGreeting(result);
             return;
         }
 
@@ -310,6 +320,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     {
         string line = enhancedCode is null ? $"{code} {text}\r\n" : $"{code} {enhancedCode} {text}\r\n";
         WriteUtf8(line);
+        CountErrorReply(code);
     }
 
     /// <summary>Buffers a multiline reply: every line but the last has a hyphen after the code.</summary>

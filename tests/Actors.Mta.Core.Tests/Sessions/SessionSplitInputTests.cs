@@ -12,7 +12,8 @@ namespace Actors.Mta.Core.Tests.Sessions;
 /// </summary>
 public sealed class SessionSplitInputTests(ITestOutputHelper output) : MtaTestKit(output)
 {
-    private sealed record Scenario(string Overrides, string Input, string[] ExpectedReplies, string[] ExpectedBodies);
+    // ClosesEarly: the session closes before the end of the input, so later pieces are never read.
+    private sealed record Scenario(string Overrides, string Input, string[] ExpectedReplies, string[] ExpectedBodies, bool ClosesEarly = false);
 
     private static readonly Dictionary<string, Scenario> Scenarios = new()
     {
@@ -54,7 +55,38 @@ public sealed class SessionSplitInputTests(ITestOutputHelper output) : MtaTestKi
             string.Concat(Enumerable.Repeat(new string('a', 98) + "\r\n", 11)) + ".\r\nNOOP\r\nQUIT\r\n",
             ["220", "250", "250 2.1.0", "250 2.1.5", "354", "552 5.3.4", "250 2.0.0", "221 2.0.0"],
             []),
+        ["too-many-errors"] = new(
+            "limits.max-errors-per-session = 3",
+            "EHLO client.example\r\nFOO\r\nMAIL FROM:<s@example.net>\r\nRCPT TO:<x@elsewhere.example>\r\n" +
+            "RCPT TO:<root@[127.0.0.1]>\r\n",
+            ["220", "250", "500 5.5.2", "250 2.1.0", "550 5.7.1", "550 5.7.1", "421 4.7.0"],
+            []),
+        ["too-many-transactions"] = new(
+            "limits.max-transactions-per-session = 1",
+            "EHLO client.example\r\nMAIL FROM:<s@example.net>\r\nRSET\r\nMAIL FROM:<s@example.net>\r\n",
+            ["220", "250", "250 2.1.0", "250 2.0.0", "421 4.7.0"],
+            []),
+        ["long-data-line"] = new(
+            "limits.max-data-line-length = 1000",
+            "EHLO client.example\r\nMAIL FROM:<sender@example.net>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n" +
+            new string('a', 999) + "\r\n.\r\nNOOP\r\nQUIT\r\n",
+            ["220", "250", "250 2.1.0", "250 2.1.5", "354", "552 5.3.4", "250 2.0.0", "221 2.0.0"],
+            []),
+        ["untrusted-proxy-v1"] = new(
+            "",
+            "PROXY TCP4 192.0.2.7 198.51.100.1 56324 25\r\nEHLO client.example\r\nQUIT\r\n",
+            ["220", "554 5.7.0"],
+            [],
+            ClosesEarly: true),
+        ["untrusted-proxy-v2"] = new(
+            "",
+            "\r\n\r\n\0\r\nQUIT\n\u0021\u0011\0\u000cQUIT\r\n",
+            ["220", "554 5.7.0"],
+            [],
+            ClosesEarly: true),
     };
+
+    public static TheoryData<string> DefenceScenarioNames => new(["too-many-errors", "untrusted-proxy-v1", "untrusted-proxy-v2"]);
 
     public static TheoryData<string> ScenarioNames => new(Scenarios.Keys);
 
@@ -116,7 +148,24 @@ public sealed class SessionSplitInputTests(ITestOutputHelper output) : MtaTestKi
 
         Assert.Equal(expected.Replies, actual.Replies);
         Assert.Equal(expected.Bodies, actual.Bodies);
-        Assert.True(actual.Reads >= input.Length, $"{input.Length} one-byte pieces arrived in only {actual.Reads} reads");
+        Assert.True(actual.Reads >= input.Length || scenario.ClosesEarly, $"{input.Length} one-byte pieces arrived in only {actual.Reads} reads");
+    }
+
+    [Theory]
+    [MemberData(nameof(DefenceScenarioNames))]
+    public async Task TwoPieces_DefenceScenarioSameReplies(string name)
+    {
+        var scenario = Scenarios[name];
+        byte[] input = Encoding.UTF8.GetBytes(scenario.Input);
+        var expected = await RunAsync(scenario, [input]);
+
+        for (int split = 1; split < input.Length; split++)
+        {
+            var actual = await RunAsync(scenario, [input[..split], input[split..]]);
+
+            Assert.True(expected.Replies.SequenceEqual(actual.Replies),
+                $"Split at byte {split}: replies differ.\nExpected:\n{string.Join("\n", expected.Replies)}\nActual:\n{string.Join("\n", actual.Replies)}");
+        }
     }
 
     [Fact]
