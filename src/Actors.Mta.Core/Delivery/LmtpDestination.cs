@@ -158,6 +158,18 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
             {
                 var envelope = new LmtpEnvelope(job.Envelope.ReversePath, job.Envelope.Recipients, job.Envelope.MailParameters);
                 await using var file = new FileStream(job.SpoolFile, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                if (BinaryContent.IsBinaryMime(job.Envelope.MailParameters))
+                {
+                    // LmtpClient sends DATA only, so a BINARYMIME message goes through when its content happens to be
+                    // CRLF text, and otherwise fails for good: DATA would change it, and a retry would not help.
+                    if (await BinaryContent.NeedsBinaryTransportAsync(file))
+                    {
+                        return (object)new JobDone(job, client, Rejected(UnsupportedBinaryContent, job.Envelope.Recipients.Count));
+                    }
+
+                    file.Position = 0;
+                }
+
                 var result = await client.SendAsync(envelope, file, settings.LmtpReplyTimeout, CancellationToken.None);
                 await client.ResetAsync(settings.LmtpReplyTimeout, CancellationToken.None);
                 return (object)new JobDone(job, client, result);
@@ -169,6 +181,12 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
             }
         }).PipeTo(Self, failure: ex => new JobFailed(job, ex, reused is not null));
     }
+
+    private static readonly SmtpReply UnsupportedBinaryContent = new(554, "5.6.1",
+        "Message content not supported by the mailbox server: BINARYMIME content with NUL or bare CR or LF cannot be sent with LMTP DATA");
+
+    private static LmtpTransactionResult Rejected(SmtpReply reply, int recipientCount) =>
+        new(reply, Enumerable.Repeat(reply, recipientCount).ToArray(), new SmtpReply?[recipientCount]);
 
     private void RunVerification(VerifyAtDestination job, LmtpClient? reused)
     {

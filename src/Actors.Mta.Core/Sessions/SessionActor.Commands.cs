@@ -125,13 +125,15 @@ public sealed partial class SessionActor
                 Vrfy(command.Argument);
                 break;
             case SmtpVerb.Help:
-                Reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP");
+                Reply(214, "2.0.0", "Commands: EHLO HELO STARTTLS MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
                 break;
             case SmtpVerb.StartTls:
                 StartTls(command.Argument);
                 break;
-            case SmtpVerb.Expn:
             case SmtpVerb.Bdat:
+                Bdat(command.Argument);
+                break;
+            case SmtpVerb.Expn:
             case SmtpVerb.Auth:
                 Reply(502, "5.5.1", "Command not implemented");
                 break;
@@ -153,7 +155,7 @@ public sealed partial class SessionActor
         // RFC 5321 section 4.1.4: EHLO or HELO ends any transaction in progress.
         _heloName = name;
         _esmtp = extended;
-        _transaction = null;
+        ResetTransaction();
         if (!extended)
         {
             Reply(250, null, _settings.ServerName);
@@ -168,6 +170,8 @@ public sealed partial class SessionActor
             "8BITMIME",
             "ENHANCEDSTATUSCODES",
             "SMTPUTF8",
+            "CHUNKING",
+            "BINARYMIME",
         };
         if (_settings.Tls is not null && !_tls)
         {
@@ -198,7 +202,7 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (!ValidateMailParameters(parsed!, out bool smtpUtf8))
+        if (!ValidateMailParameters(parsed!, out bool smtpUtf8, out bool binaryMime))
         {
             return;
         }
@@ -215,15 +219,16 @@ public sealed partial class SessionActor
             return;
         }
 
-        _transaction = new Transaction(path.Mailbox, parsed.Parameters, smtpUtf8);
+        _transaction = new Transaction(path.Mailbox, parsed.Parameters, smtpUtf8, binaryMime);
         Reply(250, "2.1.0", "Ok");
     }
 
-    // Checks the MAIL parameters this server offers (RFC 1870 SIZE, RFC 6152 BODY, RFC 6531 SMTPUTF8) and
-    // replies to any other with 555, as RFC 5321 section 4.1.1.11 asks.
-    private bool ValidateMailParameters(PathArgument parsed, out bool smtpUtf8)
+    // Checks the MAIL parameters this server offers (RFC 1870 SIZE, RFC 6152 and RFC 3030 BODY, RFC 6531
+    // SMTPUTF8) and replies to any other with 555, as RFC 5321 section 4.1.1.11 asks.
+    private bool ValidateMailParameters(PathArgument parsed, out bool smtpUtf8, out bool binaryMime)
     {
         smtpUtf8 = false;
+        binaryMime = false;
         foreach (var (keyword, value) in parsed.Parameters)
         {
             switch (keyword)
@@ -243,10 +248,12 @@ public sealed partial class SessionActor
 
                     break;
                 case "BODY" when _esmtp:
-                    if (!string.Equals(value, "7BIT", StringComparison.OrdinalIgnoreCase) &&
+                    binaryMime = string.Equals(value, "BINARYMIME", StringComparison.OrdinalIgnoreCase);
+                    if (!binaryMime &&
+                        !string.Equals(value, "7BIT", StringComparison.OrdinalIgnoreCase) &&
                         !string.Equals(value, "8BITMIME", StringComparison.OrdinalIgnoreCase))
                     {
-                        Reply(501, "5.5.4", "Invalid BODY value, expected 7BIT or 8BITMIME");
+                        Reply(501, "5.5.4", "Invalid BODY value, expected 7BIT, 8BITMIME or BINARYMIME");
                         return false;
                     }
 
@@ -384,7 +391,7 @@ public sealed partial class SessionActor
             return;
         }
 
-        _transaction = null;
+        ResetTransaction();
         Reply(250, "2.0.0", "Ok");
     }
 

@@ -25,6 +25,20 @@ public sealed partial class SessionActor
             return;
         }
 
+        if (_transaction.BinaryMime)
+        {
+            // RFC 3030 section 3: BINARYMIME content cannot be sent with DATA.
+            Reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT");
+            return;
+        }
+
+        if (_transaction.Chunked)
+        {
+            // RFC 3030 section 2: DATA after BDAT in one transaction; the client must send RSET.
+            Reply(503, "5.5.1", "DATA is not allowed after BDAT in the same transaction");
+            return;
+        }
+
         if (_transaction.Recipients.Count == 0)
         {
             Reply(554, "5.5.1", "No valid recipients");
@@ -37,6 +51,26 @@ public sealed partial class SessionActor
             return;
         }
 
+        if (!BeginMessage())
+        {
+            ServerMetrics.MessageRejectedForStorage();
+            Reply(451, "4.3.0", "Temporary local problem, try again later");
+            return;
+        }
+
+        _dataReader = new DataReader(_settings.MaxMessageSize, _settings.BareLineEndings, maxLineLength: _settings.MaxDataLineLength);
+        _mode = Mode.Data;
+        StartDataRateCheck();
+        Reply(354, null, "End data with <CR><LF>.<CR><LF>");
+    }
+
+    /// <summary>
+    /// Creates the spool file of the transaction's message and puts its Received header in the data buffer.
+    /// Returns false, after logging why, when the file cannot be created.
+    /// </summary>
+    private bool BeginMessage()
+    {
+        var transaction = _transaction!;
         _queueId = QueueId.New();
         _spoolPath = Path.Combine(_settings.SpoolDirectory, "incoming", _queueId);
         try
@@ -48,29 +82,24 @@ public sealed partial class SessionActor
         {
             _log.Error("{SessionId}: cannot create spool file {Path}: {Error}", _sessionId, _spoolPath, ex.Message);
             _spoolPath = null;
-            ServerMetrics.MessageRejectedForStorage();
-            Reply(451, "4.3.0", "Temporary local problem, try again later");
-            return;
+            _queueId = null;
+            return false;
         }
 
         // RFC 3848 and RFC 6531 section 3.7.3: an S suffix marks a session under TLS, which only EHLO can start.
-        string protocol = (_esmtp || _tls, _transaction.SmtpUtf8) switch
+        string protocol = (_esmtp || _tls, transaction.SmtpUtf8) switch
         {
             (_, true) => "UTF8SMTP",
             (true, false) => "ESMTP",
             _ => "SMTP",
         } + (_tls ? "S" : "");
-        string? single = _transaction.Recipients.Count == 1 ? _transaction.Recipients[0].Address : null;
+        string? single = transaction.Recipients.Count == 1 ? transaction.Recipients[0].Address : null;
         byte[] received = ReceivedHeader.Build(_heloName!, _client?.Address, _settings.ServerName,
             protocol, _queueId, single, DateTimeOffset.Now);
         _dataBuffer.Clear();
         _dataBuffer.Write(received);
-
-        _dataReader = new DataReader(_settings.MaxMessageSize, _settings.BareLineEndings, maxLineLength: _settings.MaxDataLineLength);
         _spoolFailed = false;
-        _mode = Mode.Data;
-        StartDataRateCheck();
-        Reply(354, null, "End data with <CR><LF>.<CR><LF>");
+        return true;
     }
 
     /// <summary>Reads message data from the buffer. Returns true when more input is needed.</summary>
@@ -117,6 +146,16 @@ public sealed partial class SessionActor
             }
 
             return;
+        }
+
+        if (_mode == Mode.Chunk && _chunkRemaining == 0)
+        {
+            // As for DATA: a chunk that ends the session's wait for delivery flushes its reply with the report.
+            FinishChunk();
+            if (_mode == Mode.AwaitingDelivery)
+            {
+                return;
+            }
         }
 
         ContinueAfterProcessing();
@@ -228,6 +267,7 @@ public sealed partial class SessionActor
         _transaction = null;
         _dataReader = null;
         _queueId = null;
+        _chunkRemaining = 0;
         _mode = Mode.Commands;
         DrainIfIdle();
     }

@@ -31,6 +31,9 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
 
         // The 220 reply to STARTTLS is being flushed, then the TLS handshake runs; nothing is read meanwhile.
         StartingTls,
+
+        // Reading the octets of a BDAT chunk.
+        Chunk,
         Closed,
     }
 
@@ -168,14 +171,18 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         {
             needMoreInput = ProcessData(ref buffer);
         }
+        else if (_mode == Mode.Chunk)
+        {
+            needMoreInput = ProcessChunk(ref buffer);
+        }
 
         // Examining the whole buffer makes the next read wait for new bytes; that is right only when what is
         // left is an incomplete line. Otherwise the next read returns the leftover at once.
         _transport.Input.AdvanceTo(buffer.Start, needMoreInput ? buffer.End : buffer.Start);
 
-        if (result.IsCompleted && needMoreInput && _mode is Mode.Commands or Mode.Data)
+        if (result.IsCompleted && needMoreInput && (_mode == Mode.Commands || IsReadingData))
         {
-            string phase = _mode == Mode.Data ? "DATA" : "command";
+            string phase = _mode == Mode.Data ? "DATA" : _mode == Mode.Chunk ? "BDAT" : "command";
             _log.Info("{SessionId}: lost connection after {Phase} from {Remote}", _sessionId, phase, _remote);
             Close();
             return;
@@ -248,7 +255,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
             return;
         }
 
-        if (_mode is Mode.Commands or Mode.Data)
+        if (_mode == Mode.Commands || IsReadingData)
         {
             StartRead();
         }

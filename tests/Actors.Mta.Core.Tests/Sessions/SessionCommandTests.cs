@@ -97,7 +97,7 @@ public sealed class SessionCommandTests(ITestOutputHelper output) : MtaTestKit(o
     [InlineData("EXPN staff\r\n", "502 5.5.1")]
     [InlineData("STARTTLS\r\n", "502 5.5.1")]
     [InlineData("AUTH PLAIN\r\n", "502 5.5.1")]
-    [InlineData("BDAT 10 LAST\r\n", "502 5.5.1")]
+    [InlineData("BDAT 0 LAST\r\n", "503 5.5.1")]
     [InlineData("FOO bar\r\n", "500 5.5.2")]
     [InlineData("noop\r\n", "250 2.0.0")]
     public async Task Command_GetsExpectedReply(string command, string expected)
@@ -239,7 +239,7 @@ public sealed class SessionCommandTests(ITestOutputHelper output) : MtaTestKit(o
     [Theory]
     [InlineData("MAIL FROM:<sender@example.net> FOO=BAR\r\n", "555 5.5.4")]
     [InlineData("MAIL FROM:<sender@example.net> RET=HDRS\r\n", "555 5.5.4")]
-    [InlineData("MAIL FROM:<sender@example.net> BODY=BINARYMIME\r\n", "501 5.5.4")]
+    [InlineData("MAIL FROM:<sender@example.net> BODY=BINARY\r\n", "501 5.5.4")]
     [InlineData("MAIL FROM:<sender@example.net> SIZE=abc\r\n", "501 5.5.4")]
     [InlineData("MAIL FROM:<sender@example.net> SIZE=36700161\r\n", "552 5.3.4")]
     [InlineData("MAIL FROM:sender@example.net\r\n", "501")]
