@@ -256,7 +256,9 @@ public sealed partial class QueueCommandTests : IDisposable
             Assert.True(delete.ExitCode == 0, delete.Transcript);
 
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (File.Exists(serverStore.EnvelopePath(queueId)) && DateTime.UtcNow < deadline)
+            // The server removes the envelope first and the data right after it, so wait for both.
+            while ((File.Exists(serverStore.EnvelopePath(queueId)) || File.Exists(serverStore.DataPath(queueId))) &&
+                   DateTime.UtcNow < deadline)
             {
                 await Task.Delay(100);
             }
