@@ -21,15 +21,17 @@ public sealed class PipeTransport : ISessionTransport
     private int _isClosed;
     private long _written;
 
-    public PipeTransport()
+    /// <param name="remote">The client's endpoint as the session sees it; 127.0.0.1:40000 when null.</param>
+    public PipeTransport(IPEndPoint? remote = null)
     {
+        RemoteEndPoint = remote ?? new IPEndPoint(IPAddress.Loopback, 40000);
         _input = new ObservedReader(_clientToServer.Reader);
         Client = new TranscriptClient(this, _serverToClient.Reader);
     }
 
     public PipeReader Input => _input;
     public PipeWriter Output => _serverToClient.Writer;
-    public IPEndPoint? RemoteEndPoint { get; } = new(IPAddress.Loopback, 40000);
+    public IPEndPoint? RemoteEndPoint { get; }
     public IPEndPoint? LocalEndPoint { get; } = new(IPAddress.Loopback, 25);
 
     /// <summary>Reads by the session that returned data, so a test can check that its pieces arrived separately.</summary>
