@@ -64,10 +64,8 @@ public sealed partial class SessionActor
             transaction.ChunkedSize += size;
         }
 
-        if (size == 0)
-        {
-            FinishChunk();
-        }
+        // Even an empty chunk goes through ProcessChunk, which writes the Received header still buffered for a
+        // message whose first chunk is empty before it replies.
     }
 
     // bdat-cmd = "BDAT" SP chunk-size [SP end-marker], chunk-size = 1*DIGIT, end-marker = "LAST" (RFC 3030 section 2).
@@ -107,6 +105,11 @@ public sealed partial class SessionActor
                     _transaction!.ChunksContainNul = true;
                 }
             }
+        }
+        else
+        {
+            // A rejected chunk ends the transaction, so nothing buffered for its spool file is written any more.
+            _dataBuffer.Clear();
         }
 
         bool completed = _chunkRemaining == 0;
@@ -179,6 +182,7 @@ public sealed partial class SessionActor
     {
         _transaction = null;
         DiscardSpoolFile();
+        _dataBuffer.Clear();
         _queueId = null;
     }
 }

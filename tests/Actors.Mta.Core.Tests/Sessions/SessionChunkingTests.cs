@@ -121,6 +121,7 @@ public sealed class SessionChunkingTests(ITestOutputHelper output) : MtaTestKit(
         var message = delivery.ExpectMsg<DeliverMessage>(Wait);
 
         Assert.Equal("250 2.0.0 Ok: delivered as <id>", replies[3]);
+        Assert.StartsWith("Received: from client.example", ReadSpool(message).Received);
         Assert.Empty(StoredBody(message));
         Assert.Equal(0, message.Size);
     }
@@ -373,6 +374,33 @@ public sealed class SessionChunkingTests(ITestOutputHelper output) : MtaTestKit(
         Assert.Equal("250 2.0.0 Ok", rset);
         Assert.Equal("503 5.5.1 Need MAIL before BDAT", await transport.Client.CommandAsync("BDAT 0 LAST\r\n"));
         delivery.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task Bdat_AfterRsetOfEmptyChunkRejected()
+    {
+        // The first chunk is empty, so the Received header is still buffered when RSET ends the transaction.
+        var (transport, delivery) = Open();
+        await transport.Client.ReadReplyAsync();
+
+        await transport.Client.SendAsync(Envelope + "BDAT 0\r\nRSET\r\nBDAT 4\r\nNOOPNOOP\r\n");
+        var replies = await transport.Client.ReadRepliesAsync(7);
+
+        Assert.Equal(["250 2.0.0 Ok: 0 octets received", "250 2.0.0 Ok", "503 5.5.1 Need MAIL before BDAT", "250 2.0.0 Ok"], replies.Skip(3));
+        delivery.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public async Task Bdat_EmptyFirstChunkKeepsReceived()
+    {
+        var (transport, delivery) = Open();
+        await transport.Client.ReadReplyAsync();
+
+        await transport.Client.SendAsync(Bytes(Envelope, "BDAT 0\r\n", Chunk(Message, last: true)));
+        var message = delivery.ExpectMsg<DeliverMessage>(Wait);
+
+        Assert.StartsWith("Received: from client.example", ReadSpool(message).Received);
+        Assert.Equal(Message, StoredBody(message));
     }
 
     [Fact]
