@@ -274,6 +274,9 @@ public sealed partial class SessionActor
 
     private void DiscardSpoolFile()
     {
+        // Bytes not yet written belong to the discarded file. Left behind (the Received header after "BDAT 0", say),
+        // they would be written by the next chunk read without a spool file.
+        _dataBuffer.Clear();
         var spool = _spool;
         string? path = _spoolPath;
         _spool = null;

@@ -17,6 +17,9 @@ public sealed class TranscriptClient
     private readonly PipeReader _replies;
     private readonly List<string> _linesRead = new();
 
+    /// <summary>Whether lines read are kept for timeout messages; long fuzz runs turn it off to keep memory flat.</summary>
+    public bool KeepLines { get; set; } = true;
+
     public TranscriptClient(PipeTransport transport, PipeReader replies)
     {
         _transport = transport;
@@ -60,7 +63,11 @@ public sealed class TranscriptClient
                 var line = buffer.Slice(0, lf.Value);
                 string text = Encoding.UTF8.GetString(line.ToArray()).TrimEnd('\r');
                 _replies.AdvanceTo(buffer.GetPosition(1, lf.Value));
-                _linesRead.Add(text);
+                if (KeepLines)
+                {
+                    _linesRead.Add(text);
+                }
+
                 return text;
             }
 
