@@ -17,8 +17,8 @@ public sealed class DefenceSettingsTests
         var settings = Load();
 
         Assert.Equal(65536, settings.MaxDataLineLength);
-        Assert.Equal(100, settings.MaxTransactionsPerSession);
-        Assert.Equal(10000, settings.MaxCommandsPerSession);
+        Assert.Equal(1000, settings.MaxTransactionsPerSession);
+        Assert.Equal(100000, settings.MaxCommandsPerSession);
         Assert.Equal(20, settings.MaxErrorsPerSession);
         Assert.Equal(500, settings.MinDataRate);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.MinDataRateWindow);
