@@ -14,6 +14,17 @@ public sealed record MessageEnvelope(
     IReadOnlyList<KeyValuePair<string, string?>> MailParameters)
 {
     public string SenderText => ReversePath?.Address ?? "";
+
+    /// <summary>
+    /// The ESMTP parameters of each recipient's RCPT (RFC 3461 NOTIFY and ORCPT), keyword upper case, by address;
+    /// a recipient not listed had none. Splitting the recipients by destination keeps the whole map.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string?>>> RecipientParameters { get; init; } =
+        new Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>>();
+
+    /// <summary>Returns the RCPT parameters of <paramref name="recipient"/>, empty when it had none.</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> ParametersOf(Mailbox recipient) =>
+        RecipientParameters.TryGetValue(recipient.Address, out var parameters) ? parameters : [];
 }
 
 /// <summary>Asks the delivery manager to deliver a received message. It answers the sender with a <see cref="DeliveryReport"/>.</summary>

@@ -156,7 +156,10 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
             var client = reused ?? await LmtpClient.ConnectAsync(endpoint, settings.ServerName, settings.LmtpConnectTimeout, CancellationToken.None);
             try
             {
-                var envelope = new LmtpEnvelope(job.Envelope.ReversePath, job.Envelope.Recipients, job.Envelope.MailParameters);
+                var envelope = new LmtpEnvelope(job.Envelope.ReversePath, job.Envelope.Recipients, job.Envelope.MailParameters)
+                {
+                    RecipientParameters = job.Envelope.RecipientParameters,
+                };
                 await using var file = new FileStream(job.SpoolFile, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
                 if (BinaryContent.IsBinaryMime(job.Envelope.MailParameters))
                 {

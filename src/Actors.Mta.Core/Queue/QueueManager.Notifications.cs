@@ -1,5 +1,6 @@
 using Actors.Mta.Core.Delivery;
 using Actors.Mta.Core.Spool;
+using Actors.Mta.Protocol.Smtp;
 using Akka.Event;
 
 namespace Actors.Mta.Core.Queue;
@@ -16,9 +17,32 @@ public sealed partial class QueueManager
     }
 
     // No notification goes to the null reverse-path (RFC 5321 section 4.5.5), which notifications use themselves.
-    private PendingNotification? NotificationFor(string queueId, MessageEnvelope envelope, DateTimeOffset arrival, IReadOnlyList<RecipientResult> failed)
+    // The DSN parameters of RFC 3461 are honoured: a recipient whose NOTIFY leaves out FAILURE (NEVER included)
+    // gets no notification, RET=FULL returns the whole message instead of its header, ENVID and ORCPT are
+    // returned as Original-Envelope-Id and Original-Recipient. Success and delay notifications are not sent.
+    // Delivery over LMTP is final delivery, so a success notification is the mailbox server's to send, and it
+    // gets NOTIFY and ORCPT when it offers DSN. Deferred recipients are retried without a delay report.
+    private PendingNotification? NotificationFor(string queueId, MessageEnvelope envelope, DateTimeOffset arrival, IReadOnlyList<RecipientResult> bounced)
     {
-        if (envelope.ReversePath is null || failed.Count == 0)
+        if (envelope.ReversePath is null || bounced.Count == 0)
+        {
+            return null;
+        }
+
+        var failed = new List<RecipientResult>();
+        foreach (var result in bounced)
+        {
+            if (DsnParameters.NotifiesOnFailure(envelope.ParametersOf(result.Recipient)))
+            {
+                failed.Add(result);
+                continue;
+            }
+
+            _log.Info("{QueueId}: to=<{Recipient}> status=bounced ({Reply}); no notification, the sender asked for none",
+                queueId, result.Recipient.Address, result.Reply.ToString());
+        }
+
+        if (failed.Count == 0)
         {
             return null;
         }
@@ -31,8 +55,12 @@ public sealed partial class QueueManager
 
         string sender = envelope.SenderText;
         var recipients = failed
-            .Select(f => new FailedRecipient(f.Recipient.Address, f.Reply.ToString(), DeliveryStatusNotification.StatusOf(f.Reply.Code, f.Reply.EnhancedCode)))
+            .Select(f => new FailedRecipient(f.Recipient.Address, f.Reply.ToString(), DeliveryStatusNotification.StatusOf(f.Reply.Code, f.Reply.EnhancedCode))
+            {
+                OriginalRecipient = OriginalRecipientOf(envelope.ParametersOf(f.Recipient)),
+            })
             .ToList();
+        var options = new NotificationOptions(EnvelopeIdOf(envelope.MailParameters), ReturnsFullMessage(envelope.MailParameters));
         string serverName = _settings.ServerName;
         var entry = new QueueEntry
         {
@@ -48,9 +76,31 @@ public sealed partial class QueueManager
         };
         return new PendingNotification(entry, original =>
         {
-            byte[] message = DeliveryStatusNotification.Build(serverName, queueId, sender, arrival, recipients, original);
+            byte[] message = DeliveryStatusNotification.Build(serverName, queueId, sender, arrival, recipients, original, options);
             return message;
         });
+    }
+
+    private static string? EnvelopeIdOf(IReadOnlyList<KeyValuePair<string, string?>> mailParameters)
+    {
+        string? envelopeId = mailParameters.FirstOrDefault(p => p.Key == "ENVID").Value;
+        return envelopeId is not null && DsnParameters.TryDecodeXtext(envelopeId, out string decoded) ? decoded : null;
+    }
+
+    private static bool ReturnsFullMessage(IReadOnlyList<KeyValuePair<string, string?>> mailParameters) =>
+        string.Equals(mailParameters.FirstOrDefault(p => p.Key == "RET").Value, "FULL", StringComparison.OrdinalIgnoreCase);
+
+    // ORCPT=rfc822;a+2Bb@example.com becomes "rfc822;a+b@example.com": the address type, then the decoded address.
+    private static string? OriginalRecipientOf(IReadOnlyList<KeyValuePair<string, string?>> recipientParameters)
+    {
+        string? value = recipientParameters.FirstOrDefault(p => p.Key == "ORCPT").Value;
+        int separator = value?.IndexOf(';') ?? -1;
+        if (separator <= 0 || !DsnParameters.TryDecodeXtext(value![(separator + 1)..], out string address))
+        {
+            return null;
+        }
+
+        return value[..separator] + ";" + address;
     }
 
     /// <summary>

@@ -146,7 +146,10 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         var envelope = new MessageEnvelope(
             entry.Sender.Length == 0 ? null : Mailboxes.Parse(entry.Sender),
             entry.Recipients.Select(r => Mailboxes.Parse(r.Address)).ToList(),
-            entry.MailParameters);
+            entry.MailParameters)
+        {
+            RecipientParameters = RecipientParametersOf(entry),
+        };
         _delivery.Tell(new DeliverMessage(entry.QueueId, envelope, _store.DataPath(entry.QueueId), entry.Size)
         {
             FromQueue = true,
@@ -164,7 +167,9 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
             QueueId = request.QueueId,
             Sender = request.Envelope.SenderText,
             MailParameters = request.Envelope.MailParameters,
-            Recipients = request.Pending.Select(r => new QueuedRecipient(r.Recipient.Address, r.Reply.ToString())).ToList(),
+            Recipients = request.Pending
+                .Select(r => new QueuedRecipient(r.Recipient.Address, r.Reply.ToString(), NullIfEmpty(request.Envelope.ParametersOf(r.Recipient))))
+                .ToList(),
             ArrivalTime = request.Arrival,
             Attempts = 1,
             NextAttempt = now + RetrySchedule.NextDelay(1, _settings, _random),
@@ -292,7 +297,11 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
             return;
         }
 
-        var envelope = new MessageEnvelope(entry.Sender.Length == 0 ? null : Mailboxes.Parse(entry.Sender), [], entry.MailParameters);
+        var recipientParameters = RecipientParametersOf(entry);
+        var envelope = new MessageEnvelope(entry.Sender.Length == 0 ? null : Mailboxes.Parse(entry.Sender), [], entry.MailParameters)
+        {
+            RecipientParameters = recipientParameters,
+        };
         var notification = bounced.Count > 0 ? NotificationFor(queueId, envelope, entry.ArrivalTime, bounced) : null;
         if (deferred.Count == 0)
         {
@@ -308,7 +317,9 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         int attempts = entry.Attempts + 1;
         var updated = entry with
         {
-            Recipients = deferred.Select(d => new QueuedRecipient(d.Recipient.Address, d.Reply.ToString())).ToList(),
+            Recipients = deferred
+                .Select(d => new QueuedRecipient(d.Recipient.Address, d.Reply.ToString(), NullIfEmpty(envelope.ParametersOf(d.Recipient))))
+                .ToList(),
             Attempts = attempts,
             NextAttempt = DateTimeOffset.UtcNow + RetrySchedule.NextDelay(attempts, _settings, _random),
         };
@@ -321,6 +332,24 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
             store.WriteEnvelope(updated);
         });
     }
+
+    private static Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>> RecipientParametersOf(QueueEntry entry)
+    {
+        var parameters = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>>(StringComparer.Ordinal);
+        foreach (var recipient in entry.Recipients)
+        {
+            if (recipient.Parameters is { Count: > 0 })
+            {
+                parameters[recipient.Address] = recipient.Parameters;
+            }
+        }
+
+        return parameters;
+    }
+
+    // An entry stores no parameter list for a recipient without parameters, as entries did before they had them.
+    private static IReadOnlyList<KeyValuePair<string, string?>>? NullIfEmpty(IReadOnlyList<KeyValuePair<string, string?>> parameters) =>
+        parameters.Count == 0 ? null : parameters;
 
     private void RunStore(string queueId, Action action)
     {

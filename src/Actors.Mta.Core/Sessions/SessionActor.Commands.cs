@@ -17,6 +17,7 @@ public sealed partial class SessionActor
     private bool _esmtp;
     private Transaction? _transaction;
     private Mailbox? _pendingRecipient;
+    private IReadOnlyList<KeyValuePair<string, string?>> _pendingRecipientParameters = [];
 
     /// <summary>Handles every complete command line in the buffer. Returns true when more input is needed.</summary>
     private bool ProcessCommands(ref ReadOnlySequence<byte> buffer)
@@ -172,6 +173,7 @@ public sealed partial class SessionActor
             "SMTPUTF8",
             "CHUNKING",
             "BINARYMIME",
+            "DSN",
         };
         if (_settings.Tls is not null && !_tls)
         {
@@ -224,7 +226,7 @@ public sealed partial class SessionActor
     }
 
     // Checks the MAIL parameters this server offers (RFC 1870 SIZE, RFC 6152 and RFC 3030 BODY, RFC 6531
-    // SMTPUTF8) and replies to any other with 555, as RFC 5321 section 4.1.1.11 asks.
+    // SMTPUTF8, RFC 3461 RET and ENVID) and replies to any other with 555, as RFC 5321 section 4.1.1.11 asks.
     private bool ValidateMailParameters(PathArgument parsed, out bool smtpUtf8, out bool binaryMime)
     {
         smtpUtf8 = false;
@@ -267,9 +269,47 @@ public sealed partial class SessionActor
 
                     smtpUtf8 = true;
                     break;
+                case "RET" when _esmtp:
+                    if (DsnParameters.ValidateRet(value) is { } retError)
+                    {
+                        Reply(501, "5.5.4", retError);
+                        return false;
+                    }
+
+                    break;
+                case "ENVID" when _esmtp:
+                    if (DsnParameters.ValidateEnvelopeId(value) is { } envelopeIdError)
+                    {
+                        Reply(501, "5.5.4", envelopeIdError);
+                        return false;
+                    }
+
+                    break;
                 default:
                     Reply(555, "5.5.4", $"Unsupported parameter {keyword}");
                     return false;
+            }
+        }
+
+        return true;
+    }
+
+    // Checks the RCPT parameters this server offers, RFC 3461 NOTIFY and ORCPT, and replies to any other with 555.
+    private bool ValidateRcptParameters(PathArgument parsed)
+    {
+        foreach (var (keyword, value) in parsed.Parameters)
+        {
+            if (!_esmtp || keyword is not ("NOTIFY" or "ORCPT"))
+            {
+                Reply(555, "5.5.4", $"Unsupported parameter {keyword}");
+                return false;
+            }
+
+            string? error = keyword == "NOTIFY" ? DsnParameters.ValidateNotify(value) : DsnParameters.ValidateOriginalRecipient(value);
+            if (error is not null)
+            {
+                Reply(501, "5.5.4", error);
+                return false;
             }
         }
 
@@ -291,9 +331,8 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (parsed!.Parameters.Count > 0)
+        if (!ValidateRcptParameters(parsed!))
         {
-            Reply(555, "5.5.4", $"Unsupported parameter {parsed.Parameters[0].Key}");
             return;
         }
 
@@ -337,6 +376,7 @@ public sealed partial class SessionActor
         // The delivery side checks the mailbox with the MDA; commands pipelined after this RCPT wait in the
         // pipe until the answer comes, so replies stay in order.
         _pendingRecipient = recipient;
+        _pendingRecipientParameters = parsed.Parameters;
         _mode = Mode.AwaitingVerification;
         Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut("RCPT"), _settings.VerificationTimeout + TimeSpan.FromSeconds(30));
         _delivery.Tell(new VerifyRecipient(recipient));
@@ -377,6 +417,11 @@ public sealed partial class SessionActor
         else
         {
             _transaction.Recipients.Add(recipient);
+            if (_pendingRecipientParameters.Count > 0)
+            {
+                _transaction.RecipientParameters[recipient.Address] = _pendingRecipientParameters;
+            }
+
             Reply(250, "2.1.5", "Ok");
         }
 

@@ -205,7 +205,10 @@ public sealed partial class SessionActor
     private void OnSpoolClosed(long size)
     {
         var transaction = _transaction!;
-        var envelope = new MessageEnvelope(transaction.ReversePath, transaction.Recipients.ToList(), transaction.Parameters);
+        var envelope = new MessageEnvelope(transaction.ReversePath, transaction.Recipients.ToList(), transaction.Parameters)
+        {
+            RecipientParameters = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>>(transaction.RecipientParameters, StringComparer.Ordinal),
+        };
         _log.Info("{QueueId}: accepted from=<{From}> size={Size} nrcpt={RecipientCount} client={Remote} session={SessionId}",
             _queueId, envelope.SenderText, size, envelope.Recipients.Count, _remote, _sessionId);
         _delivery.Tell(new DeliverMessage(_queueId!, envelope, _spoolPath!, size));

@@ -22,6 +22,9 @@ internal sealed class Transaction
 
     public List<Mailbox> Recipients { get; } = new();
 
+    /// <summary>The RCPT parameters of each accepted recipient that had any, by address.</summary>
+    public Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>> RecipientParameters { get; } = new(StringComparer.Ordinal);
+
     /// <summary>True once a BDAT chunk was accepted, after which DATA is a sequence error.</summary>
     public bool Chunked { get; set; }
 

@@ -25,4 +25,8 @@ public sealed record QueueEntry
 }
 
 /// <summary>A recipient still to be delivered, with the last reply it got.</summary>
-public sealed record QueuedRecipient(string Address, string? LastReply);
+/// <param name="Parameters">
+/// The recipient's RCPT parameters (RFC 3461 NOTIFY and ORCPT), or null for none. Entries written before this
+/// field existed have none.
+/// </param>
+public sealed record QueuedRecipient(string Address, string? LastReply, IReadOnlyList<KeyValuePair<string, string?>>? Parameters = null);

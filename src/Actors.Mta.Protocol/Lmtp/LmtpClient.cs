@@ -24,7 +24,12 @@ public abstract record LmtpEndpoint
 public sealed record LmtpEnvelope(
     Mailbox? ReversePath,
     IReadOnlyList<Mailbox> Recipients,
-    IReadOnlyList<KeyValuePair<string, string?>> MailParameters);
+    IReadOnlyList<KeyValuePair<string, string?>> MailParameters)
+{
+    /// <summary>RCPT parameters (RFC 3461 NOTIFY and ORCPT) by recipient address; a recipient not listed has none.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<KeyValuePair<string, string?>>> RecipientParameters { get; init; } =
+        new Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>>();
+}
 
 /// <summary>
 /// The outcome of one LMTP transaction: the MAIL reply, one RCPT reply per recipient, and for each recipient

@@ -115,7 +115,7 @@ public sealed partial class LmtpClient : IAsyncDisposable
     /// <summary>
     /// Runs one transaction: MAIL, one RCPT per recipient, DATA with <paramref name="message"/> dot-stuffed, then
     /// one reply per accepted recipient. Commands are pipelined when the server offers PIPELINING.
-    /// MAIL parameters of an extension the server did not advertise are left out (SMTPUTF8, BODY, SIZE, and the DSN ones).
+    /// MAIL and RCPT parameters of an extension the server did not advertise are left out (SMTPUTF8, BODY, SIZE, and the DSN ones).
     /// Each reply must arrive within <paramref name="replyTimeout"/>, or <see cref="TimeoutException"/> is thrown.
     /// </summary>
     public async Task<LmtpTransactionResult> SendAsync(LmtpEnvelope envelope, Stream message, TimeSpan replyTimeout, CancellationToken cancellationToken)
@@ -129,7 +129,9 @@ public sealed partial class LmtpClient : IAsyncDisposable
 
         // Build the commands first, so invalid arguments throw before anything is sent.
         string mailCommand = LmtpCommandBuilder.BuildMailFrom(envelope.ReversePath, envelope.MailParameters, extensions);
-        string[] rcptCommands = envelope.Recipients.Select(LmtpCommandBuilder.BuildRcptTo).ToArray();
+        string[] rcptCommands = envelope.Recipients
+            .Select(r => LmtpCommandBuilder.BuildRcptTo(r, envelope.RecipientParameters.GetValueOrDefault(r.Address, []), extensions))
+            .ToArray();
 
         BeginOperation();
         try

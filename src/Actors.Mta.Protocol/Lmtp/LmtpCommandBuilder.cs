@@ -28,8 +28,38 @@ internal static class LmtpCommandBuilder
         return command.ToString();
     }
 
-    /// <summary>Returns "RCPT TO:&lt;path&gt;" without CRLF. RCPT parameters are not sent.</summary>
+    /// <summary>Returns "RCPT TO:&lt;path&gt;" without CRLF and without parameters.</summary>
     public static string BuildRcptTo(Mailbox recipient) => "RCPT TO:" + FormatPath(recipient);
+
+    /// <summary>
+    /// Returns "RCPT TO:&lt;path&gt;" with the parameters the server supports, without CRLF: NOTIFY and ORCPT need
+    /// DSN, and any other keyword an extension of the same name.
+    /// </summary>
+    public static string BuildRcptTo(
+        Mailbox recipient,
+        IReadOnlyList<KeyValuePair<string, string?>> parameters,
+        IReadOnlySet<string> extensions)
+    {
+        var command = new StringBuilder("RCPT TO:").Append(FormatPath(recipient));
+        foreach (KeyValuePair<string, string?> parameter in parameters)
+        {
+            ValidateParameter(parameter);
+            string keyword = parameter.Key.ToUpperInvariant();
+            string extension = keyword is "NOTIFY" or "ORCPT" ? "DSN" : keyword;
+            if (!extensions.Contains(extension))
+            {
+                continue;
+            }
+
+            command.Append(' ').Append(parameter.Key);
+            if (parameter.Value is not null)
+            {
+                command.Append('=').Append(parameter.Value);
+            }
+        }
+
+        return command.ToString();
+    }
 
     /// <summary>
     /// Returns the MAIL parameters whose extension the server advertised: SMTPUTF8 needs SMTPUTF8, BODY needs

@@ -238,7 +238,7 @@ public sealed class SessionCommandTests(ITestOutputHelper output) : MtaTestKit(o
 
     [Theory]
     [InlineData("MAIL FROM:<sender@example.net> FOO=BAR\r\n", "555 5.5.4")]
-    [InlineData("MAIL FROM:<sender@example.net> RET=HDRS\r\n", "555 5.5.4")]
+    [InlineData("MAIL FROM:<sender@example.net> RET=NONE\r\n", "501 5.5.4")]
     [InlineData("MAIL FROM:<sender@example.net> BODY=BINARY\r\n", "501 5.5.4")]
     [InlineData("MAIL FROM:<sender@example.net> SIZE=abc\r\n", "501 5.5.4")]
     [InlineData("MAIL FROM:<sender@example.net> SIZE=36700161\r\n", "552 5.3.4")]
@@ -273,7 +273,7 @@ public sealed class SessionCommandTests(ITestOutputHelper output) : MtaTestKit(o
     [InlineData("RCPT TO:<Postmaster>\r\n", "250 2.1.5")]
     [InlineData("RCPT TO:<postmaster>\r\n", "250 2.1.5")]
     [InlineData("RCPT TO:alice@example.com\r\n", "501")]
-    [InlineData("RCPT TO:<alice@example.com> NOTIFY=NEVER\r\n", "555 5.5.4")]
+    [InlineData("RCPT TO:<alice@example.com> NOTIFY=NEVER,FAILURE\r\n", "501 5.5.4")]
     public async Task Rcpt_GetsExpectedReply(string command, string expected)
     {
         var client = await ConnectWithEhloAsync();

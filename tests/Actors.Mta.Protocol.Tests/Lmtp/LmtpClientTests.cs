@@ -168,6 +168,32 @@ public sealed class LmtpClientTests
     }
 
     [Fact]
+    public async Task Send_RcptParametersWhenServerOffersDsn()
+    {
+        var envelope = Envelope("a@example.com", "b@example.com") with
+        {
+            RecipientParameters = new Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>>
+            {
+                ["a@example.com"] = [new("NOTIFY", "NEVER"), new("ORCPT", "rfc822;a@example.com")],
+            },
+        };
+        (_, FakeLmtpSession session) = await RunAsync(
+            async session =>
+            {
+                await session.GreetAsync("PIPELINING", "DSN");
+                await session.ReadLinesAsync(4);
+                await session.SendAsync("250 2.1.0 OK\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n354 Go\r\n");
+                await session.ReadDataAsync();
+                await session.SendAsync("250 2.0.0 Saved\r\n250 2.0.0 Saved\r\n");
+            },
+            envelope,
+            "Subject: dsn\r\n\r\nbody\r\n");
+
+        Assert.Equal("RCPT TO:<a@example.com> NOTIFY=NEVER ORCPT=rfc822;a@example.com", session.Lines[2]);
+        Assert.Equal("RCPT TO:<b@example.com>", session.Lines[3]);
+    }
+
+    [Fact]
     public async Task Send_SequentialWaitsForEachReply()
     {
         var earlyInput = new List<bool>();

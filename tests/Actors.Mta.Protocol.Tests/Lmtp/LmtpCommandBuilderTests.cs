@@ -90,4 +90,33 @@ public sealed class LmtpCommandBuilderTests
 
         Assert.Throws<ArgumentException>(() => LmtpCommandBuilder.BuildMailFrom(Sender, parameters, extensions));
     }
+
+    [Fact]
+    public void BuildRcptTo_DsnParametersWithDsn()
+    {
+        KeyValuePair<string, string?>[] parameters = [new("NOTIFY", "FAILURE,DELAY"), new("ORCPT", "rfc822;a+2Bb@example.com")];
+
+        string command = LmtpCommandBuilder.BuildRcptTo(new Mailbox("a", "example.com"), parameters, new HashSet<string> { "DSN" });
+
+        Assert.Equal("RCPT TO:<a@example.com> NOTIFY=FAILURE,DELAY ORCPT=rfc822;a+2Bb@example.com", command);
+    }
+
+    [Fact]
+    public void BuildRcptTo_DsnParametersDroppedWithoutDsn()
+    {
+        KeyValuePair<string, string?>[] parameters = [new("NOTIFY", "NEVER"), new("ORCPT", "rfc822;a@example.com")];
+
+        string command = LmtpCommandBuilder.BuildRcptTo(new Mailbox("a", "example.com"), parameters, new HashSet<string> { "PIPELINING", "8BITMIME" });
+
+        Assert.Equal("RCPT TO:<a@example.com>", command);
+    }
+
+    [Fact]
+    public void BuildRcptTo_InvalidValueThrows()
+    {
+        KeyValuePair<string, string?>[] parameters = [new("NOTIFY", "NEVER\r\nQUIT")];
+
+        Assert.Throws<ArgumentException>(() =>
+            LmtpCommandBuilder.BuildRcptTo(new Mailbox("a", "example.com"), parameters, new HashSet<string> { "DSN" }));
+    }
 }
