@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
@@ -35,9 +36,10 @@ public sealed class SmtpLineClient : IAsyncDisposable
 
     public string Transcript => transcript.ToString();
 
-    public static async Task<SmtpLineClient> ConnectAsync(int port)
+    /// <param name="localAddress">Loopback address to connect from, such as 127.0.0.2, so the server sees a client other than 127.0.0.1.</param>
+    public static async Task<SmtpLineClient> ConnectAsync(int port, IPAddress? localAddress = null)
     {
-        var client = new TcpClient();
+        var client = localAddress is null ? new TcpClient() : new TcpClient(new IPEndPoint(localAddress, 0));
         using var timeout = new CancellationTokenSource(ReplyTimeout);
         await client.ConnectAsync("127.0.0.1", port, timeout.Token);
         return new SmtpLineClient(client);
