@@ -203,6 +203,16 @@ ceiling_pid=""
 ceiling_port=""
 ceiling_out="$work/ceiling.out"
 
+# Returns whether the root akka.hocon defines KEY in the section "SECTION { ... }" of actors-mta, so overrides
+# name only keys that this version of the server reads.
+hocon_has_key() {
+    awk -v section="$1" '
+        $0 ~ "^[[:space:]]*" section "[[:space:]]*[{]" { inside = 1; next }
+        inside && /^[[:space:]]*[}]/ { inside = 0 }
+        inside { print }
+    ' "$repo_root/akka.hocon" | grep -qE "^[[:space:]]*$2[[:space:]]*="
+}
+
 start_actors() {
     local dir="$work/actors-$(date +%s%N)"
     mkdir -p "$dir"
@@ -219,9 +229,14 @@ start_actors() {
         printf 'actors-mta.verification.enabled = off\n'
         # Room for the 100 MB streaming case.
         printf 'actors-mta.limits.max-message-size = 209715200\n'
-        if awk '/^[[:space:]]*metrics[[:space:]]*\{/,/\}/' "$repo_root/akka.hocon" | grep -q 'endpoint'; then
+        if hocon_has_key metrics endpoint; then
             printf 'actors-mta.metrics.endpoint = ""\n'
         fi
+        # All the load comes from 127.0.0.1. Postfix exempts it from its per-client limits (mynetworks is the
+        # default of smtpd_client_event_limit_exceptions), so these are lifted too; the idle case needs the rest.
+        hocon_has_key limits max-connections-per-client && printf 'actors-mta.limits.max-connections-per-client = 0\n'
+        hocon_has_key limits max-connection-rate-per-client && printf 'actors-mta.limits.max-connection-rate-per-client = 0\n'
+        hocon_has_key limits max-connections && printf 'actors-mta.limits.max-connections = 30000\n'
     } >"$dir/compare.hocon"
     (cd "$dir" && exec dotnet "$host_dll" --config "$dir/compare.hocon") >"$dir/server.log" 2>&1 &
     actors_pid=$!
