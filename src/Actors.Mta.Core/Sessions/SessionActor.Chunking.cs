@@ -39,6 +39,7 @@ public sealed partial class SessionActor
         _chunkRejection = null;
         _chunkRejectionEndsTransaction = false;
         _mode = Mode.Chunk;
+        StartDataRateCheck();
 
         var transaction = _transaction;
         if (transaction is null)
@@ -95,6 +96,7 @@ public sealed partial class SessionActor
         var piece = buffer.Slice(0, take);
         buffer = buffer.Slice(take);
         _chunkRemaining -= take;
+        _dataRateBytes += take;
         if (_chunkRejection is null && !_spoolFailed)
         {
             foreach (ReadOnlyMemory<byte> segment in piece)

@@ -179,14 +179,14 @@ public sealed partial class SessionActor
     }
 
     /// <summary>
-    /// Starts the timer for a read. In DATA mode it restarts with every read (timeouts.data-block). In command
-    /// mode the whole line must arrive by one deadline, set when the server starts waiting for a new line, so a
-    /// client cannot hold the session by sending a byte now and then.
+    /// Starts the timer for a read. While message data is read (DATA or a BDAT chunk) it restarts with every
+    /// read (timeouts.data-block). In command mode the whole line must arrive by one deadline, set when the
+    /// server starts waiting for a new line, so a client cannot hold the session by sending a byte now and then.
     /// </summary>
     private void StartReadTimer()
     {
         long now = Stopwatch.GetTimestamp();
-        if (_mode == Mode.Data)
+        if (IsReadingData)
         {
             _dataWaitStarted = now;
             Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut("data"), _settings.DataBlockTimeout);
@@ -275,7 +275,7 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (_mode is not (Mode.Commands or Mode.Data))
+        if (_mode != Mode.Commands && !IsReadingData)
         {
             // A recipient check, a delivery or a TLS handshake is running; each has its own timeout. Close after it.
             Timers.StartSingleTimer(LifetimeTimer, SessionLifetimeExpired.Instance, TimeSpan.FromSeconds(1));
@@ -286,7 +286,7 @@ public sealed partial class SessionActor
         CloseWithTimeout("Session lifetime exceeded");
     }
 
-    /// <summary>Starts checking the data rate when DATA begins, unless limits.min-data-rate is 0.</summary>
+    /// <summary>Starts checking the data rate when DATA or a BDAT chunk begins, unless limits.min-data-rate is 0.</summary>
     private void StartDataRateCheck()
     {
         _dataRateBytes = 0;
@@ -304,7 +304,7 @@ public sealed partial class SessionActor
     /// </summary>
     private void OnCheckDataRate()
     {
-        if (_mode != Mode.Data)
+        if (!IsReadingData)
         {
             Timers.Cancel(DataRateTimer);
             return;

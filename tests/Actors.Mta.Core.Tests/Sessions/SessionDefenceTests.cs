@@ -224,6 +224,30 @@ public sealed class SessionDefenceTests(ITestOutputHelper output) : MtaTestKit(o
     }
 
     [Fact]
+    public async Task DataRate_SlowChunkGets421()
+    {
+        var transport = await ConnectAsync("limits.min-data-rate = 1000, limits.min-data-rate-window = 1s");
+        await transport.Client.SendAsync("EHLO client.example\r\nMAIL FROM:<sender@example.net>\r\nRCPT TO:<alice@example.com>\r\n");
+        await transport.Client.ReadRepliesAsync(3);
+        await transport.Client.SendAsync("BDAT 100000 LAST\r\n");
+        using var stop = new CancellationTokenSource();
+        var trickle = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested && !transport.Closed.IsCompleted)
+            {
+                await transport.SendAsync("0123456789"u8.ToArray());
+                await Task.Delay(200);
+            }
+        });
+
+        var lines = await transport.Client.ReadToEndAsync();
+        await stop.CancelAsync();
+        await trickle;
+
+        Assert.Equal(["421 4.4.2 mx.test Data rate too low, closing connection"], lines);
+    }
+
+    [Fact]
     public async Task DataRate_SteadySenderIsAccepted()
     {
         var delivery = CreateDeliveryProbe(deliveryReply: new SmtpReply(250, "2.0.0", "Saved"));
