@@ -73,7 +73,7 @@ public sealed class ConnectionLimiter
 
     /// <summary>
     /// Decides on a new connection from <paramref name="clientKey"/> while <paramref name="openSessions"/> sessions
-    /// are open in all. An admitted connection counts as open until <see cref="Release"/>; a refused one takes nothing.
+    /// are open in all. An admitted connection counts as open until <see cref="Release"/>; a rejected one takes nothing.
     /// </summary>
     public Admission TryAdmit(string clientKey, int openSessions, MtaSettings settings)
     {

@@ -27,9 +27,9 @@ internal sealed record CheckDataRate
     public static readonly CheckDataRate Instance = new();
 }
 
-// Defences for a server on the open Internet: per-session limits on commands, errors and transactions, a
-// deadline for each whole command line, a session lifetime, a minimum data rate, early-talker detection
-// behind a greeting delay, and refusal of a PROXY header from a peer that is not trusted to send one.
+// Defences for a server on the open Internet. A session closes after too many commands, errors or
+// transactions, when a command line or the whole session takes too long, and when message data arrives too
+// slowly. It rejects early talkers (behind a greeting delay) and PROXY headers from peers not trusted to send one.
 public sealed partial class SessionActor
 {
     private const string GreetingTimer = "greeting";

@@ -42,9 +42,9 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
         public static readonly SweepClients Instance = new();
     }
 
-    // Refusal lines logged per window at most; the rest are counted and reported with the next line.
-    private const int RefusalLogLimit = 10;
-    private static readonly TimeSpan RefusalLogWindow = TimeSpan.FromSeconds(10);
+    // Rejection lines logged per window at most; the rest are counted and reported with the next line.
+    private const int RejectionLogLimit = 10;
+    private static readonly TimeSpan RejectionLogWindow = TimeSpan.FromSeconds(10);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<IActorRef> _drainWaiters = new();
@@ -53,9 +53,9 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
     private long _nextSessionId;
     private bool _draining;
     private int _pendingProxyHeaders;
-    private long _refusalWindowStart;
-    private int _refusalsLogged;
-    private int _refusalsNotLogged;
+    private long _rejectionWindowStart;
+    private int _rejectionsLogged;
+    private int _rejectionsNotLogged;
 
     private MtaSettings _settings;
 
@@ -105,7 +105,7 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
         // Connections waiting for their header count against the global limit, so a proxy cannot queue more.
         if (_clientOfSession.Count + _pendingProxyHeaders >= _settings.MaxConnections)
         {
-            Refuse(transport, peer, Admission.TooManyConnections);
+            RejectConnection(transport, peer, Admission.TooManyConnections);
             return;
         }
 
@@ -120,7 +120,7 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
         var peer = done.Transport.RemoteEndPoint;
         if (done.Result.Header is not { } header)
         {
-            LogRefusal("Closing connection from trusted proxy {Peer}: {Reason}", peer, done.Result.Error!);
+            LogRejection("Closing connection from trusted proxy {Peer}: {Reason}", peer, done.Result.Error!);
             ServerMetrics.ConnectionRejected();
             done.Transport.Close();
             return;
@@ -150,14 +150,14 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
         return _settings.ProxyProtocolTrusted.Any(network => network.Contains(address));
     }
 
-    /// <summary>Starts a session for <paramref name="client"/>, or refuses the connection when it is over a limit.</summary>
+    /// <summary>Starts a session for <paramref name="client"/>, or rejects the connection when it is over a limit.</summary>
     private void Admit(ISessionTransport transport, IPEndPoint? client)
     {
         string clientKey = ConnectionLimiter.ClientKey(client?.Address);
         var admission = _limiter.TryAdmit(clientKey, _clientOfSession.Count, _settings);
         if (admission != Admission.Admitted)
         {
-            Refuse(transport, client, admission);
+            RejectConnection(transport, client, admission);
             return;
         }
 
@@ -167,7 +167,7 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
         _clientOfSession[session] = clientKey;
     }
 
-    private void Refuse(ISessionTransport transport, IPEndPoint? client, Admission admission)
+    private void RejectConnection(ISessionTransport transport, IPEndPoint? client, Admission admission)
     {
         string reason = admission switch
         {
@@ -181,32 +181,32 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
             Admission.TooManyFromClient => "Too many connections from your address, try again later",
             _ => "Too many connections from your address per minute, try again later",
         };
-        LogRefusal("Refused connection from {Peer}: {Reason}", client, reason);
+        LogRejection("Rejected connection from {Peer}: {Reason}", client, reason);
         ServerMetrics.ConnectionRejected();
         SendAndClose(transport, $"421 4.7.0 {_settings.ServerName} {text}\r\n");
     }
 
-    /// <summary>Logs one line per refusal, at most <see cref="RefusalLogLimit"/> per window, so a flood cannot flood the log.</summary>
-    private void LogRefusal(string template, IPEndPoint? peer, string reason)
+    /// <summary>Logs one line per rejected connection, at most <see cref="RejectionLogLimit"/> per window, so a flood cannot flood the log.</summary>
+    private void LogRejection(string template, IPEndPoint? peer, string reason)
     {
         long now = Stopwatch.GetTimestamp();
-        if (Stopwatch.GetElapsedTime(_refusalWindowStart, now) >= RefusalLogWindow)
+        if (Stopwatch.GetElapsedTime(_rejectionWindowStart, now) >= RejectionLogWindow)
         {
-            _refusalWindowStart = now;
-            _refusalsLogged = 0;
+            _rejectionWindowStart = now;
+            _rejectionsLogged = 0;
         }
 
-        if (_refusalsLogged >= RefusalLogLimit)
+        if (_rejectionsLogged >= RejectionLogLimit)
         {
-            _refusalsNotLogged++;
+            _rejectionsNotLogged++;
             return;
         }
 
-        _refusalsLogged++;
-        if (_refusalsNotLogged > 0)
+        _rejectionsLogged++;
+        if (_rejectionsNotLogged > 0)
         {
-            _log.Warning(template + " ({NotLogged} refusals before this one not logged)", peer?.ToString() ?? "unknown", reason, _refusalsNotLogged);
-            _refusalsNotLogged = 0;
+            _log.Warning(template + " ({NotLogged} rejections before this one not logged)", peer?.ToString() ?? "unknown", reason, _rejectionsNotLogged);
+            _rejectionsNotLogged = 0;
             return;
         }
 

@@ -38,7 +38,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : MtaTestKit(
     private static async Task<string?> FirstLineAsync(PipeTransport transport) => await transport.Client.ReadLineAsync();
 
     [Fact]
-    public async Task MaxConnections_RefusesWithoutSession()
+    public async Task MaxConnections_RejectsWithoutSession()
     {
         var supervisor = StartSupervisor("limits.max-connections = 2");
         var first = Connect(supervisor, "192.0.2.1");
@@ -54,7 +54,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : MtaTestKit(
     }
 
     [Fact]
-    public async Task PerClient_RefusesThirdFromSameAddress()
+    public async Task PerClient_RejectsThirdFromSameAddress()
     {
         var supervisor = StartSupervisor("limits.max-connections-per-client = 2");
         var sessions = new[] { Connect(supervisor, "192.0.2.1"), Connect(supervisor, "192.0.2.1", 40001) };
@@ -63,10 +63,10 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : MtaTestKit(
             Assert.StartsWith("220 ", await FirstLineAsync(session));
         }
 
-        var refused = Connect(supervisor, "192.0.2.1", 40002);
+        var rejected = Connect(supervisor, "192.0.2.1", 40002);
         var other = Connect(supervisor, "192.0.2.2");
 
-        Assert.Equal(["421 4.7.0 mx.test Too many connections from your address, try again later"], await refused.Client.ReadToEndAsync());
+        Assert.Equal(["421 4.7.0 mx.test Too many connections from your address, try again later"], await rejected.Client.ReadToEndAsync());
         Assert.StartsWith("220 ", await FirstLineAsync(other));
     }
 
@@ -99,7 +99,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : MtaTestKit(
     }
 
     [Fact]
-    public async Task Rate_RefusesBurstOverLimit()
+    public async Task Rate_RejectsBurstOverLimit()
     {
         var supervisor = StartSupervisor("limits.max-connection-rate-per-client = 3");
         for (int i = 0; i < 3; i++)
@@ -308,26 +308,26 @@ public sealed class ConnectionLimiterTests
             limiter.Release("a");
         }
 
-        var refused = limiter.TryAdmit("a", 0, Settings);
+        var rejected = limiter.TryAdmit("a", 0, Settings);
         Advance(TimeSpan.FromSeconds(21));
         var afterRefill = limiter.TryAdmit("a", 0, Settings);
 
-        Assert.Equal(Admission.RateExceeded, refused);
+        Assert.Equal(Admission.RateExceeded, rejected);
         Assert.Equal(Admission.Admitted, afterRefill);
     }
 
     [Fact]
-    public void Refused_TakesNoSlotOrToken()
+    public void Rejected_TakesNoSlotOrToken()
     {
         var limiter = new ConnectionLimiter(() => _now);
         limiter.TryAdmit("a", 0, Settings);
         limiter.TryAdmit("a", 0, Settings);
 
-        var refused = limiter.TryAdmit("a", 0, Settings);
+        var rejected = limiter.TryAdmit("a", 0, Settings);
         limiter.Release("a");
         var next = limiter.TryAdmit("a", 0, Settings);
 
-        Assert.Equal(Admission.TooManyFromClient, refused);
+        Assert.Equal(Admission.TooManyFromClient, rejected);
         Assert.Equal(Admission.Admitted, next);
         Assert.Equal(2, limiter.OpenSessions("a"));
     }
