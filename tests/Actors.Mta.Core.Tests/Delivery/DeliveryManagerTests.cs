@@ -58,7 +58,7 @@ public sealed class DeliveryManagerTests(ITestOutputHelper output) : MtaTestKit(
         File.WriteAllText(path, MessageText);
         var envelope = new Core.Delivery.MessageEnvelope(
             new Mailbox("sender", "example.net"),
-            recipients.Select(Queue.Mailboxes.Parse).ToList(),
+            recipients.Select(Core.Queue.Mailboxes.Parse).ToList(),
             []);
         return new DeliverMessage(queueId, envelope, path, MessageText.Length);
     }
