@@ -71,6 +71,7 @@ public sealed record MtaSettings
     public required TimeSpan QueueLifetime { get; init; }
     public required TimeSpan QueueScanInterval { get; init; }
     public required int QueueMaxConcurrentDeliveries { get; init; }
+    public required bool QueueGroupCommit { get; init; }
 
     public required TimeSpan ShutdownGracePeriod { get; init; }
     public required bool VerificationEnabled { get; init; }
@@ -186,6 +187,7 @@ public sealed record MtaSettings
             QueueLifetime = reader.Duration("queue.lifetime"),
             QueueScanInterval = reader.Duration("queue.scan-interval"),
             QueueMaxConcurrentDeliveries = reader.Int("queue.max-concurrent-deliveries", min: 1, max: 100_000),
+            QueueGroupCommit = reader.Boolean("queue.group-commit"),
             NotificationRelay = ReadRelay(reader),
             Tls = TlsSettings.Read(reader, baseDirectory),
             MetricsEndpoint = ReadMetricsEndpoint(reader),

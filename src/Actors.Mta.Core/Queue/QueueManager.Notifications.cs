@@ -12,8 +12,11 @@ public sealed partial class QueueManager
     {
         public QueueEntry Entry { get; } = entry;
 
-        /// <summary>Builds the notification from <paramref name="originalFile"/> and writes it to the queue, fsynced. Blocks.</summary>
-        public void Write(SpoolStore store, string originalFile) => store.EnqueueNew(build(originalFile), Entry);
+        /// <summary>
+        /// Builds the notification from <paramref name="originalFile"/> and writes it to the queue, fsynced unless
+        /// <paramref name="sync"/> is false because a group commit follows. Blocks.
+        /// </summary>
+        public void Write(SpoolStore store, string originalFile, bool sync) => store.EnqueueNew(build(originalFile), Entry, sync);
     }
 
     // No notification goes to the null reverse-path (RFC 5321 section 4.5.5), which notifications use themselves.

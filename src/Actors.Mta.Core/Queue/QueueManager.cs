@@ -59,6 +59,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         Receive<EnqueueMessage>(OnEnqueue);
         Receive<NotifyFailures>(OnNotify);
         Receive<EntryStored>(OnEntryStored);
+        Receive<BatchWritten>(OnBatchWritten);
         Receive<NotificationStored>(OnNotificationStored);
         Receive<NotificationFailed>(OnNotificationFailed);
         Receive<StoreFailed>(OnStoreFailed);
@@ -177,17 +178,17 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         };
 
         var store = _store;
-        var replyTo = Sender;
         var notification = request.Bounced.Count > 0 ? NotificationFor(request.QueueId, request.Envelope, request.Arrival, request.Bounced) : null;
         string incoming = request.IncomingFile;
-        Task.Run(() =>
+        QueueEntry[] stored = notification is null ? [entry] : [entry, notification.Entry];
+
+        // The notification is written first, from the data file still in incoming/, so that both are on disk
+        // before the client gets its 250.
+        Submit(new PendingWrite(request.QueueId, stored, Sender, sync =>
         {
-            // The notification is written first, from the data file still in incoming/, so that both exist
-            // on disk before the client is told 250.
-            notification?.Write(store, incoming);
-            store.Enqueue(incoming, entry);
-            return (object)new EntryStored(entry, replyTo);
-        }).PipeTo(Self, failure: error => new StoreFailed(entry.QueueId, error, replyTo));
+            notification?.Write(store, incoming, sync);
+            store.Enqueue(incoming, entry, sync);
+        }));
     }
 
     private void OnNotify(NotifyFailures request)
@@ -203,7 +204,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         var store = _store;
         Task.Run(() =>
         {
-            notification.Write(store, request.DataFile);
+            notification.Write(store, request.DataFile, sync: true);
             return (object)new NotificationStored(notification.Entry, replyTo, request.QueueId);
         }).PipeTo(Self, failure: error => new NotificationFailed(request.QueueId, error, replyTo));
     }
@@ -308,9 +309,9 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
             _entries.Remove(queueId);
             RunStore(queueId, () =>
             {
-                notification?.Write(store, store.DataPath(queueId));
+                notification?.Write(store, store.DataPath(queueId), sync: true);
                 store.Remove(queueId);
-            });
+            }, notification);
             return;
         }
 
@@ -328,9 +329,9 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
             queueId, deferred.Count, attempts, updated.NextAttempt);
         RunStore(queueId, () =>
         {
-            notification?.Write(store, store.DataPath(queueId));
+            notification?.Write(store, store.DataPath(queueId), sync: true);
             store.WriteEnvelope(updated);
-        });
+        }, notification);
     }
 
     private static Dictionary<string, IReadOnlyList<KeyValuePair<string, string?>>> RecipientParametersOf(QueueEntry entry)
@@ -351,14 +352,21 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
     private static IReadOnlyList<KeyValuePair<string, string?>>? NullIfEmpty(IReadOnlyList<KeyValuePair<string, string?>> parameters) =>
         parameters.Count == 0 ? null : parameters;
 
-    private void RunStore(string queueId, Action action)
+    // Runs a queue update off the actor thread. A notification written by it is added to the index afterwards,
+    // so it is delivered without waiting for a restart.
+    private void RunStore(string queueId, Action action, PendingNotification? notification = null)
     {
         var log = _log;
+        var self = Self;
         Task.Run(action).ContinueWith(t =>
         {
             if (t.Exception is { } error)
             {
                 log.Error("{QueueId}: queue update failed: {Error}", queueId, error.InnerException?.Message ?? error.Message);
+            }
+            else if (notification is not null)
+            {
+                self.Tell(new EntryStored(notification.Entry, null));
             }
         }, TaskScheduler.Default);
     }

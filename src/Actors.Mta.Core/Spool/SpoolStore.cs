@@ -53,40 +53,51 @@ public sealed class SpoolStore
     /// Moves a received message file into the queue and writes its envelope, both fsynced with their
     /// directory entries, so the message survives a crash from the moment this returns.
     /// </summary>
-    public void Enqueue(string incomingFile, QueueEntry entry)
+    /// <param name="sync">False leaves every fsync to a following <see cref="SyncFileSystem"/> (group commit).</param>
+    public void Enqueue(string incomingFile, QueueEntry entry, bool sync = true)
     {
-        using (var data = new FileStream(incomingFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        if (sync)
         {
+            using var data = new FileStream(incomingFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
             data.Flush(flushToDisk: true);
         }
 
         File.Move(incomingFile, DataPath(entry.QueueId), overwrite: true);
-        WriteEnvelope(entry, syncDirectory: false);
-        Fsync.Directory(Queue);
-        Fsync.Directory(Incoming);
+        WriteEnvelope(entry, syncDirectory: false, sync);
+        if (sync)
+        {
+            Fsync.Directory(Queue);
+            Fsync.Directory(Incoming);
+        }
     }
 
+    /// <summary>
+    /// Flushes everything written to the spool's file system, data and directory entries, with one syncfs(2):
+    /// the group commit that makes a batch of <see cref="Enqueue"/> calls with sync false durable at once.
+    /// </summary>
+    public void SyncFileSystem() => Fsync.FileSystem(Queue);
+
     /// <summary>Writes a new data file straight into the queue (for notifications) together with its envelope.</summary>
-    public void EnqueueNew(byte[] message, QueueEntry entry)
+    public void EnqueueNew(byte[] message, QueueEntry entry, bool sync = true)
     {
         using (var data = new FileStream(DataPath(entry.QueueId), FileMode.Create, FileAccess.Write, FileShare.Read))
         {
             data.Write(message);
-            data.Flush(flushToDisk: true);
+            data.Flush(flushToDisk: sync);
         }
 
-        WriteEnvelope(entry, syncDirectory: true);
+        WriteEnvelope(entry, syncDirectory: sync, sync);
     }
 
     /// <summary>Replaces the envelope atomically: a crash leaves either the old or the new one.</summary>
-    public void WriteEnvelope(QueueEntry entry, bool syncDirectory = true)
+    public void WriteEnvelope(QueueEntry entry, bool syncDirectory = true, bool sync = true)
     {
         string path = EnvelopePath(entry.QueueId);
         string temporary = path + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             JsonSerializer.Serialize(file, entry, Json);
-            file.Flush(flushToDisk: true);
+            file.Flush(flushToDisk: sync);
         }
 
         File.Move(temporary, path, overwrite: true);

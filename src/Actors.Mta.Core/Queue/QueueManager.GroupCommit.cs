@@ -1,0 +1,113 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace Actors.Mta.Core.Queue;
+
+// Group commit: with queue.group-commit on, messages to be queued while a write is in progress wait for it,
+// then are written together, and one syncfs(2) makes the whole group durable. Under load one flush to disk
+// then covers many messages instead of three fsyncs each. With it off, each message is written and fsynced
+// on its own, at once.
+public sealed partial class QueueManager
+{
+    /// <summary>A write to the queue whose client waits for it; <c>Write(sync)</c> fsyncs itself only when sync is true.</summary>
+    private sealed record PendingWrite(string QueueId, IReadOnlyList<Spool.QueueEntry> Entries, IActorRef? ReplyTo, Action<bool> Write);
+
+    /// <summary>The outcome of a group: the writes made durable, and those that failed with their errors.</summary>
+    private sealed record BatchWritten(IReadOnlyList<PendingWrite> Stored, IReadOnlyList<(PendingWrite Write, Exception Error)> Failed, bool GroupCommit);
+
+    private readonly List<PendingWrite> _pendingWrites = new();
+    private bool _batchRunning;
+
+    private void Submit(PendingWrite write)
+    {
+        if (!_settings.QueueGroupCommit)
+        {
+            RunBatch([write], groupCommit: false);
+            return;
+        }
+
+        _pendingWrites.Add(write);
+        if (!_batchRunning)
+        {
+            StartNextBatch();
+        }
+    }
+
+    private void StartNextBatch()
+    {
+        if (_pendingWrites.Count == 0)
+        {
+            return;
+        }
+
+        var batch = _pendingWrites.ToList();
+        _pendingWrites.Clear();
+        _batchRunning = true;
+        RunBatch(batch, groupCommit: true);
+    }
+
+    private void RunBatch(IReadOnlyList<PendingWrite> batch, bool groupCommit)
+    {
+        var store = _store;
+        Task.Run(() =>
+        {
+            var stored = new List<PendingWrite>(batch.Count);
+            var failed = new List<(PendingWrite, Exception)>();
+            foreach (var write in batch)
+            {
+                try
+                {
+                    write.Write(!groupCommit);
+                    stored.Add(write);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    failed.Add((write, ex));
+                }
+            }
+
+            if (groupCommit && stored.Count > 0)
+            {
+                try
+                {
+                    store.SyncFileSystem();
+                }
+                catch (IOException ex)
+                {
+                    // Nothing in the group is known to be on disk, so none of its clients may get 250.
+                    failed.AddRange(stored.Select(w => (w, (Exception)ex)));
+                    stored.Clear();
+                }
+            }
+
+            return new BatchWritten(stored, failed, groupCommit);
+        }).PipeTo(Self);
+    }
+
+    private void OnBatchWritten(BatchWritten written)
+    {
+        foreach (var write in written.Stored)
+        {
+            foreach (var entry in write.Entries)
+            {
+                _entries[entry.QueueId] = entry;
+            }
+
+            var main = write.Entries[0];
+            _log.Info("{QueueId}: queued nrcpt={RecipientCount} next-attempt={NextAttempt:u}", main.QueueId, main.Recipients.Count, main.NextAttempt);
+            write.ReplyTo?.Tell(new Enqueued(write.QueueId));
+        }
+
+        foreach (var (write, error) in written.Failed)
+        {
+            _log.Error("{QueueId}: cannot write to the queue: {Error}", write.QueueId, error.Message);
+            write.ReplyTo?.Tell(new EnqueueFailed(write.QueueId, error.Message));
+        }
+
+        if (written.GroupCommit)
+        {
+            _batchRunning = false;
+            StartNextBatch();
+        }
+    }
+}
