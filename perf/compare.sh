@@ -530,7 +530,7 @@ run_load() {
             fi
             ;;
         runner|runner-pipelining)
-            report_dir="$out_dir/reports/$(echo "$case_name-$target-$client" | tr -c 'A-Za-z0-9-' '-')"
+            report_dir="$out_dir/reports/$(printf '%s' "$case_name-$target-$client" | tr -c 'A-Za-z0-9-' '-' | tr -s '-')"
             local -a extra=()
             [[ "$client" == runner-pipelining ]] && extra+=(--pipelining)
             timeout "$((duration + 120))" dotnet "$runner_dll" --target "127.0.0.1:$port" --sessions "$sessions" \
