@@ -15,15 +15,17 @@ public sealed record LmtpMessage(string Sender, IReadOnlyList<string> Recipients
 /// </summary>
 public sealed class FakeLmtpServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentBag<TcpClient> _clients = new();
     private readonly Task _acceptLoop;
     private int _connections;
 
-    public FakeLmtpServer(bool hang = false)
+    /// <param name="port">The port to listen on, 0 for any free one.</param>
+    public FakeLmtpServer(bool hang = false, int port = 0)
     {
         Hang = hang;
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
         _acceptLoop = AcceptAsync();
