@@ -14,7 +14,7 @@ namespace Actors.Mta.Core.Queue;
 /// notifications for recipients that fail for good, and removes each message once nothing is pending.
 /// All disk work runs in tasks; the actor keeps only the index.
 /// </summary>
-public sealed partial class QueueManager : ReceiveActor, IWithTimers
+public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private sealed record Loaded(List<QueueEntry> Entries, List<string> Unreadable);
 
@@ -47,6 +47,8 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    public IStash Stash { get; set; } = null!;
+
     public QueueManager(MtaSettings settings, SpoolStore store, IActorRef delivery)
     {
         _settings = settings;
@@ -56,8 +58,10 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         Receive<Loaded>(OnLoaded);
         Receive<LoadFailed>(f => throw new IOException("Cannot load the queue: " + f.Error.Message, f.Error));
         Receive<Scan>(_ => OnScan());
-        Receive<EnqueueMessage>(OnEnqueue);
-        Receive<NotifyFailures>(OnNotify);
+        // LoadAll deletes data files without an envelope, which is what a write in progress looks like, so
+        // writes wait until the load has finished.
+        Receive<EnqueueMessage>(request => StashUntilLoaded(() => OnEnqueue(request)));
+        Receive<NotifyFailures>(request => StashUntilLoaded(() => OnNotify(request)));
         Receive<EntryStored>(OnEntryStored);
         Receive<BatchWritten>(OnBatchWritten);
         Receive<NotificationStored>(OnNotificationStored);
@@ -109,9 +113,21 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers
         }
 
         _loaded = true;
+        Stash.UnstashAll();
         _log.Info("Queue loaded: {Count} message(s) waiting for delivery", _entries.Count);
         Timers.StartPeriodicTimer(Scan.Instance, Scan.Instance, _settings.QueueScanInterval);
         Self.Tell(Scan.Instance);
+    }
+
+    private void StashUntilLoaded(Action handle)
+    {
+        if (_loaded)
+        {
+            handle();
+            return;
+        }
+
+        Stash.Stash();
     }
 
     private void OnScan()
