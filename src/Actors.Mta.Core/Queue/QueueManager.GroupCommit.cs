@@ -4,16 +4,19 @@ using Akka.Event;
 namespace Actors.Mta.Core.Queue;
 
 // Group commit: with queue.group-commit on, messages to be queued while a write is in progress wait for it,
-// then are written together, and one syncfs(2) makes the whole group durable. Under load one flush to disk
-// then covers many messages instead of three fsyncs each. With it off, each message is written and fsynced
-// on its own, at once.
+// then are written together: their files are fsynced in parallel, which lets the file system's journal
+// commit them together, and the two directories are fsynced once for the whole group. With it off, each
+// message is written with its own fsyncs, files and directories, at once.
 public sealed partial class QueueManager
 {
-    /// <summary>A write to the queue whose client waits for it; <c>Write(sync)</c> fsyncs itself only when sync is true.</summary>
+    /// <summary>A write to the queue whose client waits for it; <c>Write(syncDirectories)</c> always fsyncs its files.</summary>
     private sealed record PendingWrite(string QueueId, IReadOnlyList<Spool.QueueEntry> Entries, IActorRef? ReplyTo, Action<bool> Write);
 
     /// <summary>The outcome of a group: the writes made durable, and those that failed with their errors.</summary>
     private sealed record BatchWritten(IReadOnlyList<PendingWrite> Stored, IReadOnlyList<(PendingWrite Write, Exception Error)> Failed, bool GroupCommit);
+
+    // Writes of one group running at once; fsyncs issued together are committed together by the journal.
+    private const int MaxParallelWrites = 16;
 
     private readonly List<PendingWrite> _pendingWrites = new();
     private bool _batchRunning;
@@ -51,9 +54,10 @@ public sealed partial class QueueManager
         var store = _store;
         Task.Run(() =>
         {
-            var stored = new List<PendingWrite>(batch.Count);
-            var failed = new List<(PendingWrite, Exception)>();
-            foreach (var write in batch)
+            var stored = new System.Collections.Concurrent.ConcurrentBag<PendingWrite>();
+            var failed = new System.Collections.Concurrent.ConcurrentBag<(PendingWrite, Exception)>();
+            var options = new ParallelOptions { MaxDegreeOfParallelism = MaxParallelWrites };
+            Parallel.ForEach(batch, options, write =>
             {
                 try
                 {
@@ -64,23 +68,25 @@ public sealed partial class QueueManager
                 {
                     failed.Add((write, ex));
                 }
-            }
+            });
 
-            if (groupCommit && stored.Count > 0)
+            var durable = stored.ToList();
+            var errors = failed.ToList();
+            if (groupCommit && durable.Count > 0)
             {
                 try
                 {
-                    store.SyncFileSystem();
+                    store.SyncDirectories();
                 }
                 catch (IOException ex)
                 {
-                    // Nothing in the group is known to be on disk, so none of its clients may get 250.
-                    failed.AddRange(stored.Select(w => (w, (Exception)ex)));
-                    stored.Clear();
+                    // Without the directory entries on disk none of the group is safe, so none of its clients may get 250.
+                    errors.AddRange(durable.Select(w => (w, (Exception)ex)));
+                    durable.Clear();
                 }
             }
 
-            return new BatchWritten(stored, failed, groupCommit);
+            return new BatchWritten(durable, errors, groupCommit);
         }).PipeTo(Self);
     }
 

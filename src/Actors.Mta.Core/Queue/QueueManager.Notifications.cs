@@ -13,10 +13,11 @@ public sealed partial class QueueManager
         public QueueEntry Entry { get; } = entry;
 
         /// <summary>
-        /// Builds the notification from <paramref name="originalFile"/> and writes it to the queue, fsynced unless
-        /// <paramref name="sync"/> is false because a group commit follows. Blocks.
+        /// Builds the notification from <paramref name="originalFile"/> and writes it to the queue, fsynced; the
+        /// directory is fsynced too unless a group commit does it for several writes. Blocks.
         /// </summary>
-        public void Write(SpoolStore store, string originalFile, bool sync) => store.EnqueueNew(build(originalFile), Entry, sync);
+        public void Write(SpoolStore store, string originalFile, bool syncDirectories) =>
+            store.EnqueueNew(build(originalFile), Entry, syncDirectories);
     }
 
     // No notification goes to the null reverse-path (RFC 5321 section 4.5.5), which notifications use themselves.

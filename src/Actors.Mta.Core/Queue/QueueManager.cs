@@ -200,10 +200,10 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
 
         // The notification is written first, from the data file still in incoming/, so that both are on disk
         // before the client gets its 250.
-        Submit(new PendingWrite(request.QueueId, stored, Sender, sync =>
+        Submit(new PendingWrite(request.QueueId, stored, Sender, syncDirectories =>
         {
-            notification?.Write(store, incoming, sync);
-            store.Enqueue(incoming, entry, sync);
+            notification?.Write(store, incoming, syncDirectories);
+            store.Enqueue(incoming, entry, syncDirectories);
         }));
     }
 
@@ -220,7 +220,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
         var store = _store;
         Task.Run(() =>
         {
-            notification.Write(store, request.DataFile, sync: true);
+            notification.Write(store, request.DataFile, syncDirectories: true);
             return (object)new NotificationStored(notification.Entry, replyTo, request.QueueId);
         }).PipeTo(Self, failure: error => new NotificationFailed(request.QueueId, error, replyTo));
     }
@@ -325,7 +325,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
             _entries.Remove(queueId);
             RunStore(queueId, () =>
             {
-                notification?.Write(store, store.DataPath(queueId), sync: true);
+                notification?.Write(store, store.DataPath(queueId), syncDirectories: true);
                 store.Remove(queueId);
             }, notification);
             return;
@@ -345,7 +345,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
             queueId, deferred.Count, attempts, updated.NextAttempt);
         RunStore(queueId, () =>
         {
-            notification?.Write(store, store.DataPath(queueId), sync: true);
+            notification?.Write(store, store.DataPath(queueId), syncDirectories: true);
             store.WriteEnvelope(updated);
         }, notification);
     }

@@ -19,9 +19,6 @@ internal static partial class Fsync
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int FsyncDescriptor(int fd);
 
-    [LibraryImport("libc", EntryPoint = "syncfs", SetLastError = true)]
-    private static partial int SyncFs(int fd);
-
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
@@ -44,36 +41,6 @@ internal static partial class Fsync
             if (FsyncDescriptor(fd) != 0)
             {
                 throw new IOException($"fsync of directory {path} failed: errno {Marshal.GetLastPInvokeError()}");
-            }
-        }
-        finally
-        {
-            Close(fd);
-        }
-    }
-
-    /// <summary>
-    /// Flushes all data and metadata of the file system that holds <paramref name="directory"/> (syncfs(2); since
-    /// Linux 5.8 it reports writeback errors). Throws IOException on failure.
-    /// </summary>
-    public static void FileSystem(string directory)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        int fd = Open(directory, ReadOnly | OpenDirectory);
-        if (fd < 0)
-        {
-            throw new IOException($"Cannot open directory {directory} to sync its file system: errno {Marshal.GetLastPInvokeError()}");
-        }
-
-        try
-        {
-            if (SyncFs(fd) != 0)
-            {
-                throw new IOException($"syncfs of the file system holding {directory} failed: errno {Marshal.GetLastPInvokeError()}");
             }
         }
         finally

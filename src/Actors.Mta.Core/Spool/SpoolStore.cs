@@ -53,51 +53,53 @@ public sealed class SpoolStore
     /// Moves a received message file into the queue and writes its envelope, both fsynced with their
     /// directory entries, so the message survives a crash from the moment this returns.
     /// </summary>
-    /// <param name="sync">False leaves every fsync to a following <see cref="SyncFileSystem"/> (group commit).</param>
-    public void Enqueue(string incomingFile, QueueEntry entry, bool sync = true)
+    /// <param name="syncDirectories">
+    /// False leaves the fsync of the two directories to a following <see cref="SyncDirectories"/>, so a group of
+    /// messages shares it (group commit). The files themselves are always fsynced here.
+    /// </param>
+    public void Enqueue(string incomingFile, QueueEntry entry, bool syncDirectories = true)
     {
-        if (sync)
+        using (var data = new FileStream(incomingFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
         {
-            using var data = new FileStream(incomingFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
             data.Flush(flushToDisk: true);
         }
 
         File.Move(incomingFile, DataPath(entry.QueueId), overwrite: true);
-        WriteEnvelope(entry, syncDirectory: false, sync);
-        if (sync)
+        WriteEnvelope(entry, syncDirectory: false);
+        if (syncDirectories)
         {
-            Fsync.Directory(Queue);
-            Fsync.Directory(Incoming);
+            SyncDirectories();
         }
     }
 
-    /// <summary>
-    /// Flushes everything written to the spool's file system, data and directory entries, with one syncfs(2):
-    /// the group commit that makes a batch of <see cref="Enqueue"/> calls with sync false durable at once.
-    /// </summary>
-    public void SyncFileSystem() => Fsync.FileSystem(Queue);
+    /// <summary>Fsyncs queue/ and incoming/, so the renames and new files in them survive a crash.</summary>
+    public void SyncDirectories()
+    {
+        Fsync.Directory(Queue);
+        Fsync.Directory(Incoming);
+    }
 
     /// <summary>Writes a new data file straight into the queue (for notifications) together with its envelope.</summary>
-    public void EnqueueNew(byte[] message, QueueEntry entry, bool sync = true)
+    public void EnqueueNew(byte[] message, QueueEntry entry, bool syncDirectories = true)
     {
         using (var data = new FileStream(DataPath(entry.QueueId), FileMode.Create, FileAccess.Write, FileShare.Read))
         {
             data.Write(message);
-            data.Flush(flushToDisk: sync);
+            data.Flush(flushToDisk: true);
         }
 
-        WriteEnvelope(entry, syncDirectory: sync, sync);
+        WriteEnvelope(entry, syncDirectory: syncDirectories);
     }
 
     /// <summary>Replaces the envelope atomically: a crash leaves either the old or the new one.</summary>
-    public void WriteEnvelope(QueueEntry entry, bool syncDirectory = true, bool sync = true)
+    public void WriteEnvelope(QueueEntry entry, bool syncDirectory = true)
     {
         string path = EnvelopePath(entry.QueueId);
         string temporary = path + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
             JsonSerializer.Serialize(file, entry, Json);
-            file.Flush(flushToDisk: sync);
+            file.Flush(flushToDisk: true);
         }
 
         File.Move(temporary, path, overwrite: true);
