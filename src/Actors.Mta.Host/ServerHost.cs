@@ -25,6 +25,11 @@ internal static class ServerHost
     public static IHost Build(Config config, MtaSettings settings, IReadOnlyList<InheritedSocket> inherited, string configPath)
     {
         PrepareSpool(settings);
+        // The server reads akka.hocon, not appsettings files. Watching those for changes would put an inotify
+        // watch on the working directory's whole tree, the spool included, and wake on every message file.
+        // The host reads this switch from its DOTNET_ environment variables; a value in the builder settings'
+        // configuration was measured to leave the watch in place (Microsoft.Extensions.Hosting 10.0).
+        Environment.SetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange", "false");
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Services.AddSerilog();
         builder.Services.AddSingleton(settings);
