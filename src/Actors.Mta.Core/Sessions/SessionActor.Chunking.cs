@@ -101,7 +101,7 @@ public sealed partial class SessionActor
         {
             foreach (ReadOnlyMemory<byte> segment in piece)
             {
-                _dataBuffer.Write(segment.Span);
+                DataBuffer.Write(segment.Span);
                 if (segment.Span.Contains((byte)0))
                 {
                     _transaction!.ChunksContainNul = true;
@@ -111,14 +111,14 @@ public sealed partial class SessionActor
         else
         {
             // A rejected chunk ends the transaction, so nothing buffered for its spool file is written any more.
-            _dataBuffer.Clear();
+            DataBuffer.Clear();
         }
 
         bool completed = _chunkRemaining == 0;
-        if (_dataBuffer.WrittenCount > 0)
+        if (DataBuffer.WrittenCount > 0)
         {
             _dataWritePending = true;
-            _spool!.WriteAsync(_dataBuffer.WrittenMemory).AsTask().PipeTo(Self,
+            _spool!.WriteAsync(DataBuffer.WrittenMemory).AsTask().PipeTo(Self,
                 success: () => new SessionIo.DataWritten(),
                 failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
         }
@@ -184,7 +184,7 @@ public sealed partial class SessionActor
     {
         _transaction = null;
         DiscardSpoolFile();
-        _dataBuffer.Clear();
+        DataBuffer.Clear();
         _queueId = null;
     }
 }

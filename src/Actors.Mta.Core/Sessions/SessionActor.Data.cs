@@ -96,8 +96,8 @@ public sealed partial class SessionActor
         string? single = transaction.Recipients.Count == 1 ? transaction.Recipients[0].Address : null;
         byte[] received = ReceivedHeader.Build(_heloName!, _client?.Address, _settings.ServerName,
             protocol, _queueId, single, DateTimeOffset.Now);
-        _dataBuffer.Clear();
-        _dataBuffer.Write(received);
+        DataBuffer.Clear();
+        DataBuffer.Write(received);
         _spoolFailed = false;
         return true;
     }
@@ -105,20 +105,20 @@ public sealed partial class SessionActor
     /// <summary>Reads message data from the buffer. Returns true when more input is needed.</summary>
     private bool ProcessData(ref ReadOnlySequence<byte> buffer)
     {
-        long consumed = _dataReader!.Read(buffer, _dataBuffer);
+        long consumed = _dataReader!.Read(buffer, DataBuffer);
         _dataRateBytes += consumed;
         buffer = buffer.Slice(consumed);
         if (_spoolFailed)
         {
-            _dataBuffer.Clear();
+            DataBuffer.Clear();
         }
 
         // Read before FinishData, which clears the reader when it rejects the message.
         bool completed = _dataReader.IsCompleted;
-        if (_dataBuffer.WrittenCount > 0)
+        if (DataBuffer.WrittenCount > 0)
         {
             _dataWritePending = true;
-            _spool!.WriteAsync(_dataBuffer.WrittenMemory).AsTask().PipeTo(Self,
+            _spool!.WriteAsync(DataBuffer.WrittenMemory).AsTask().PipeTo(Self,
                 success: () => new SessionIo.DataWritten(),
                 failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
         }
@@ -133,7 +133,7 @@ public sealed partial class SessionActor
     private void OnDataWritten()
     {
         _dataWritePending = false;
-        _dataBuffer.Clear();
+        DataBuffer.Clear();
         if (_mode == Mode.Data && _dataReader!.IsCompleted)
         {
             FinishData();
@@ -279,7 +279,7 @@ public sealed partial class SessionActor
     {
         // Bytes not yet written belong to the discarded file. Left behind (the Received header after "BDAT 0", say),
         // they would be written by the next chunk read without a spool file.
-        _dataBuffer.Clear();
+        DataBuffer.Clear();
         var spool = _spool;
         string? path = _spoolPath;
         _spool = null;

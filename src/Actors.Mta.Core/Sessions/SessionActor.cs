@@ -45,7 +45,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private readonly IActorRef _delivery;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _remote;
-    private readonly ArrayBufferWriter<byte> _dataBuffer = new(16 * 1024);
+    private ArrayBufferWriter<byte>? _dataBuffer;
 
     private Mode _mode = Mode.Commands;
     private bool _closeAfterFlush;
@@ -55,6 +55,9 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private int _commandCount;
     private bool _flushPending;
     private SessionOutcome _outcome = SessionOutcome.Lost;
+
+    /// <summary>Message bytes on their way to the spool file; made at the first message, so an idle session holds none.</summary>
+    private ArrayBufferWriter<byte> DataBuffer => _dataBuffer ??= new ArrayBufferWriter<byte>(16 * 1024);
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
