@@ -127,6 +127,23 @@ public sealed class DataReader
         int i = 0;
         while (i < input.Length && !IsCompleted)
         {
+            if (_state == State.InLine && Error == DataError.None)
+            {
+                // Fast path inside a line: copy the run up to the next CR, LF or NUL in one go. The run is cut
+                // short of the size and line-length limits, so the byte-by-byte path below handles any byte
+                // that sets an error, exactly as it would without this shortcut.
+                int run = PlainRunLength(input[i..]);
+                if (run > 0)
+                {
+                    input.Slice(i, run).CopyTo(buffer[written..]);
+                    written += run;
+                    i += run;
+                    MessageSize += run;
+                    _lineLength += run;
+                    continue;
+                }
+            }
+
             byte b = input[i++];
 
             // After a CR the byte either completes the line (LF, checked below) or starts the next one.
@@ -213,6 +230,21 @@ public sealed class DataReader
     }
 
     // After a bare CR the next byte starts a new line, but one that cannot end the data.
+    // Bytes at the start of input that are plain line content: no CR, LF or (unless allowed) NUL, and not
+    // past the message size or line length limits.
+    private int PlainRunLength(ReadOnlySpan<byte> input)
+    {
+        int run = _allowNul ? input.IndexOfAny((byte)'\r', (byte)'\n') : input.IndexOfAny((byte)'\r', (byte)'\n', (byte)0);
+        if (run < 0)
+        {
+            run = input.Length;
+        }
+
+        long sizeRoom = _maxMessageSize - MessageSize;
+        long lineRoom = _maxLineLength - _lineLength;
+        return (int)Math.Max(0, Math.Min(run, Math.Min(sizeRoom, lineRoom)));
+    }
+
     private void InLineAfterBare(byte b, Span<byte> buffer, ref int written)
     {
         if (b == (byte)'\r')
