@@ -15,29 +15,36 @@ internal sealed record ConfigurationSource(string Path);
 /// delivery, so new sessions and deliveries use the new accepted domains, routes and limits while open
 /// connections keep theirs. Invalid settings are logged with the key at fault and the old ones stay in force.
 /// </summary>
-internal sealed class ConfigurationReloader(
-    ConfigurationSource source,
-    MtaSettings startSettings,
-    IRequiredActor<SessionsKey> sessions,
-    IRequiredActor<DeliveryKey> delivery) : IHostedService, IDisposable
+internal sealed class ConfigurationReloader : IHostedService, IDisposable
 {
-    private PosixSignalRegistration? _registration;
-    private MtaSettings _current = startSettings;
+    private readonly ConfigurationSource source;
+    private readonly IRequiredActor<SessionsKey> sessions;
+    private readonly IRequiredActor<DeliveryKey> delivery;
+    private readonly PosixSignalRegistration _registration;
+    private MtaSettings _current;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    // The handler is registered here, when the host builds its hosted services and before any of them starts,
+    // so a SIGHUP that arrives as soon as the listener accepts is not lost. A reload waits for the actors.
+    public ConfigurationReloader(ConfigurationSource source, MtaSettings startSettings,
+        IRequiredActor<SessionsKey> sessions, IRequiredActor<DeliveryKey> delivery)
     {
+        this.source = source;
+        this.sessions = sessions;
+        this.delivery = delivery;
+        _current = startSettings;
         _registration = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             // Keep the process alive: SIGHUP's default action would end it.
             context.Cancel = true;
             _ = Task.Run(ReloadAsync);
         });
-        return Task.CompletedTask;
     }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public void Dispose() => _registration?.Dispose();
+    public void Dispose() => _registration.Dispose();
 
     private async Task ReloadAsync()
     {
