@@ -115,14 +115,7 @@ public sealed partial class SessionActor
         }
 
         bool completed = _chunkRemaining == 0;
-        if (DataBuffer.WrittenCount > 0)
-        {
-            _dataWritePending = true;
-            _spool!.WriteAsync(DataBuffer.WrittenMemory).AsTask().PipeTo(Self,
-                success: () => new SessionIo.DataWritten(),
-                failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
-        }
-        else if (completed)
+        if (!StartSpoolWrite() && completed)
         {
             FinishChunk();
         }
@@ -176,7 +169,7 @@ public sealed partial class SessionActor
         long size = transaction.ChunkedSize;
         CloseSpool(spool).PipeTo(Self,
             success: () => new SessionIo.SpoolClosed(size),
-            failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
+            failure: error => new SessionIo.SpoolCloseFailed(error));
     }
 
     /// <summary>Ends the transaction and deletes the spool file of a message whose chunks were not all received.</summary>

@@ -115,19 +115,60 @@ public sealed partial class SessionActor
 
         // Read before FinishData, which clears the reader when it rejects the message.
         bool completed = _dataReader.IsCompleted;
-        if (DataBuffer.WrittenCount > 0)
-        {
-            _dataWritePending = true;
-            _spool!.WriteAsync(DataBuffer.WrittenMemory).AsTask().PipeTo(Self,
-                success: () => new SessionIo.DataWritten(),
-                failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
-        }
-        else if (completed)
+        if (!StartSpoolWrite() && completed)
         {
             FinishData();
         }
 
         return !completed;
+    }
+
+    /// <summary>Starts writing the buffered message bytes to the spool file. Returns false when none are buffered.</summary>
+    private bool StartSpoolWrite()
+    {
+        if (DataBuffer.WrittenCount == 0)
+        {
+            return false;
+        }
+
+        _dataWritePending = true;
+        _spool!.WriteAsync(DataBuffer.WrittenMemory).AsTask().PipeTo(Self,
+            success: () => new SessionIo.DataWritten(),
+            failure: error => new SessionIo.SpoolWriteFailed(error));
+        return true;
+    }
+
+    // The rest of the message is still read, so it is never taken for commands, and then rejected with 452.
+    private void OnSpoolWriteFailed(Exception error)
+    {
+        if (!_spoolFailed)
+        {
+            _log.Error("{SessionId}: writing spool file {Path} failed, the message will be rejected: {Error}", _sessionId, _spoolPath, error.Message);
+        }
+
+        _spoolFailed = true;
+        OnDataWritten();
+    }
+
+    private void OnSpoolCloseFailed(Exception error)
+    {
+        if (_mode != Mode.AwaitingDelivery)
+        {
+            return;
+        }
+
+        _log.Error("{SessionId}: closing spool file {Path} failed, rejecting the message: {Error}", _sessionId, _spoolPath, error.Message);
+        ServerMetrics.MessageRejectedForStorage();
+        string? path = _spoolPath;
+        _spoolPath = null;
+        if (path is not null)
+        {
+            _ = Task.Run(() => File.Delete(path));
+        }
+
+        Reply(452, "4.3.1", "Insufficient system storage");
+        EndTransaction();
+        ContinueAfterProcessing();
     }
 
     private void OnDataWritten()
@@ -193,7 +234,7 @@ public sealed partial class SessionActor
         long size = reader.MessageSize;
         CloseSpool(spool).PipeTo(Self,
             success: () => new SessionIo.SpoolClosed(size),
-            failure: error => new SessionIo.WriteFailed(new SpoolWriteException(error)));
+            failure: error => new SessionIo.SpoolCloseFailed(error));
     }
 
     private static async Task CloseSpool(FileStream spool)
@@ -296,6 +337,3 @@ public sealed partial class SessionActor
         });
     }
 }
-
-/// <summary>Writing the spool file failed, for example because the disk is full.</summary>
-internal sealed class SpoolWriteException(Exception inner) : IOException("Spool write failed: " + inner.Message, inner);

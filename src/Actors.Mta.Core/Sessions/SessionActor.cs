@@ -78,6 +78,8 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         Receive<SessionIo.ReadCompleted>(r => OnReadCompleted(r.Result));
         Receive<SessionIo.ReadFailed>(f => OnIoFailed("read", f.Error));
         Receive<SessionIo.WriteFailed>(f => OnIoFailed("write", f.Error));
+        Receive<SessionIo.SpoolWriteFailed>(f => OnSpoolWriteFailed(f.Error));
+        Receive<SessionIo.SpoolCloseFailed>(f => OnSpoolCloseFailed(f.Error));
         Receive<SessionIo.Flushed>(f => OnFlushed(f.IsCompleted));
         Receive<SessionIo.DataWritten>(_ => OnDataWritten());
         Receive<SessionIo.SpoolClosed>(c => OnSpoolClosed(c.Size));

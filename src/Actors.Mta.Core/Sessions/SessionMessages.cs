@@ -13,6 +13,12 @@ internal static class SessionIo
 
     public sealed record WriteFailed(Exception Error);
 
+    /// <summary>Writing message bytes to the spool file failed (a full disk, say); the message is read to its end and rejected.</summary>
+    public sealed record SpoolWriteFailed(Exception Error);
+
+    /// <summary>Flushing or closing the spool file after the last byte failed, so the message is not on disk whole.</summary>
+    public sealed record SpoolCloseFailed(Exception Error);
+
     public sealed record DataWritten;
 
     public sealed record SpoolClosed(long Size);
