@@ -65,7 +65,7 @@ internal static class ServerHost
 
     /// <summary>
     /// Drains the server in Akka's coordinated shutdown, which SIGTERM starts: the listener closes first, then
-    /// deliveries whose client waits are told to finish or queue within half the grace period, and the
+    /// deliveries whose client waits must finish or queue within half the grace period, and the
     /// sessions get the whole grace period to end their transactions.
     /// </summary>
     private static void RegisterShutdown(ActorSystem system, MtaSettings settings, IActorRef listener, IActorRef sessions, IActorRef delivery)

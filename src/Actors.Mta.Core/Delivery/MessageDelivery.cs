@@ -14,10 +14,10 @@ namespace Actors.Mta.Core.Delivery;
 /// </summary>
 /// <remarks>
 /// For a message whose client is waiting (not <see cref="DeliverMessage.FromQueue"/>), the outcome decides what
-/// happens to the file before the session hears anything: when any recipient is deferred, or the delivery
-/// timeout passes first, the message goes to the queue, fsynced, and only then is the session told; when some
-/// recipients were delivered and others rejected for good, the sender's notification is queued first. Results
-/// that arrive after the message was queued are passed on to the queue.
+/// happens to the file before the session gets its report. When any recipient is deferred, or the delivery
+/// timeout passes first, the message goes to the queue, fsynced, and only then does the session get the report.
+/// When some recipients were delivered and others rejected for good, the sender's notification is queued first.
+/// Results that arrive after the message was queued are passed on to the queue.
 /// For a retry from the queue, the results simply go back to the queue.
 /// </remarks>
 public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedStash
@@ -203,7 +203,7 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
         });
         Receive<EnqueueFailed>(failed =>
         {
-            _log.Error("{QueueId}: message could not be queued, the client will be told to retry: {Error}", _message.QueueId, failed.Error);
+            _log.Error("{QueueId}: queueing the message failed, the client gets 451 and will retry: {Error}", _message.QueueId, failed.Error);
             Report(all, queued: false);
         });
         Receive<DestinationResults>(_ => Stash.Stash());
@@ -248,7 +248,15 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
     private void LogOutcome(RecipientResult result)
     {
         ServerMetrics.RecipientOutcome(result.Reply, _message.Arrival);
-        string status = result.Reply.IsPositive ? "sent" : result.Reply.IsTransientFailure ? "deferred" : "bounced";
+        string status = "bounced";
+        if (result.Reply.IsPositive)
+        {
+            status = "sent";
+        }
+        else if (result.Reply.IsTransientFailure)
+        {
+            status = "deferred";
+        }
         double delay = (DateTime.UtcNow - _started).TotalSeconds;
         const string template = "{QueueId}: to=<{Recipient}> destination={Destination} attempt={Attempt} delay={Delay:0.###} status={Status} ({Reply})";
         object[] values = [_message.QueueId, result.Recipient.Address, result.Destination, _message.Attempt, delay, status, result.Reply.ToString()];

@@ -6,13 +6,13 @@ using Akka.Event;
 
 namespace Actors.Mta.Core.Delivery;
 
-/// <summary>Asks whether a recipient exists; answered with <see cref="RecipientVerified"/>.</summary>
+/// <summary>Requests a check that a recipient exists. The reply is <see cref="RecipientVerified"/>.</summary>
 public sealed record VerifyRecipient(Mailbox Recipient);
 
-/// <summary>The answer to <see cref="VerifyRecipient"/>: <see cref="Rejection"/> is the 5xx reply for a recipient that does not exist, else null.</summary>
+/// <summary>The reply to <see cref="VerifyRecipient"/>: <see cref="Rejection"/> is the 5xx reply for a recipient that does not exist, else null.</summary>
 public sealed record RecipientVerified(Mailbox Recipient, SmtpReply? Rejection);
 
-/// <summary>Asks an LMTP destination to check a recipient with MAIL FROM:&lt;&gt;, RCPT and RSET; answered with <see cref="DestinationVerified"/>.</summary>
+/// <summary>Asks an LMTP destination to check a recipient with MAIL FROM:&lt;&gt;, RCPT and RSET. The reply is <see cref="DestinationVerified"/>.</summary>
 public sealed record VerifyAtDestination(Mailbox Recipient, IActorRef ReplyTo);
 
 /// <summary>The destination's RCPT reply, or null when it could not ask (connection failed, breaker open).</summary>

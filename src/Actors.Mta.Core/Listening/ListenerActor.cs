@@ -14,7 +14,7 @@ namespace Actors.Mta.Core.Listening;
 /// </summary>
 public sealed class ListenerActor : ReceiveActor
 {
-    /// <summary>Asks for the endpoints being listened on; answered with <see cref="Listening"/>.</summary>
+    /// <summary>Requests the endpoints being listened on. The reply is <see cref="Listening"/>.</summary>
     public sealed record GetEndpoints
     {
         public static readonly GetEndpoints Instance = new();
@@ -23,7 +23,7 @@ public sealed class ListenerActor : ReceiveActor
     /// <summary>The local endpoints of the listening sockets, and whether they came from systemd.</summary>
     public sealed record Listening(IReadOnlyList<EndPoint> Endpoints, bool Inherited);
 
-    /// <summary>Closes the listening sockets, so no new connection is accepted; answered with <see cref="Akka.Done"/>.</summary>
+    /// <summary>Closes the listening sockets, so no new connection is accepted. The reply is <see cref="Akka.Done"/>.</summary>
     public sealed record StopAccepting
     {
         public static readonly StopAccepting Instance = new();

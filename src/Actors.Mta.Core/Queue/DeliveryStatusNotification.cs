@@ -3,7 +3,7 @@ using MimeKit;
 
 namespace Actors.Mta.Core.Queue;
 
-/// <summary>A recipient that failed for good, with the reply that says why.</summary>
+/// <summary>A recipient that failed for good, with the reply that gives the reason.</summary>
 public sealed record FailedRecipient(string Address, string Reply, string Status)
 {
     /// <summary>The RCPT's ORCPT, decoded, as "address-type;address" (RFC 3461 section 4.2), or null.</summary>
@@ -36,7 +36,7 @@ public static class DeliveryStatusNotification
         message.Date = DateTimeOffset.Now;
         message.MessageId = MimeKit.Utils.MimeUtils.GenerateMessageId(serverName);
 
-        // RFC 3834: an automatic reply, which auto-responders must not answer.
+        // RFC 3834: an automatic reply, to which auto-responders must not reply.
         message.Headers.Add("Auto-Submitted", "auto-replied");
 
         var report = new MultipartReport("delivery-status");

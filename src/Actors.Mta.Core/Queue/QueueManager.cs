@@ -232,7 +232,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
     }
 
     // Without its notification on disk the sender would never learn of the failed recipients, so the client
-    // is told to try again instead of 250.
+    // gets 451 and retries instead of 250.
     private void OnNotificationFailed(NotificationFailed failed)
     {
         var error = failed.Error is AggregateException { InnerException: { } inner } ? inner : failed.Error;

@@ -24,7 +24,7 @@ public sealed record EnqueueFailed(string QueueId, string Error);
 
 /// <summary>
 /// Asks the queue to send the sender a notification for recipients that failed for good, made durable before
-/// the answer <see cref="Notified"/>. The data file is only read.
+/// the reply <see cref="Notified"/>. The data file is only read.
 /// </summary>
 public sealed record NotifyFailures(string QueueId, MessageEnvelope Envelope, DateTimeOffset Arrival, IReadOnlyList<RecipientResult> Failed, string DataFile);
 
@@ -33,7 +33,7 @@ public sealed record Notified(string QueueId);
 /// <summary>Results that arrived for a message after it was queued; delivered and bounced recipients leave its entry.</summary>
 public sealed record LateResults(string QueueId, IReadOnlyList<RecipientResult> Results);
 
-/// <summary>Asks for the queue's size and the age of its oldest message; answered with <see cref="QueueStatus"/>.</summary>
+/// <summary>Requests the queue's size and the age of its oldest message. The reply is <see cref="QueueStatus"/>.</summary>
 public sealed record GetQueueStatus
 {
     public static readonly GetQueueStatus Instance = new();

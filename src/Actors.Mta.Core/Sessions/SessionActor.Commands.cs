@@ -226,7 +226,7 @@ public sealed partial class SessionActor
     }
 
     // Checks the MAIL parameters this server offers (RFC 1870 SIZE, RFC 6152 and RFC 3030 BODY, RFC 6531
-    // SMTPUTF8, RFC 3461 RET and ENVID) and replies to any other with 555, as RFC 5321 section 4.1.1.11 asks.
+    // SMTPUTF8, RFC 3461 RET and ENVID) and replies to any other with 555, as RFC 5321 section 4.1.1.11 requires.
     private bool ValidateMailParameters(PathArgument parsed, out bool smtpUtf8, out bool binaryMime)
     {
         smtpUtf8 = false;
@@ -374,7 +374,7 @@ public sealed partial class SessionActor
         }
 
         // The delivery side checks the mailbox with the MDA; commands pipelined after this RCPT wait in the
-        // pipe until the answer comes, so replies stay in order.
+        // pipe until the result comes, so replies stay in order.
         _pendingRecipient = recipient;
         _pendingRecipientParameters = parsed.Parameters;
         _mode = Mode.AwaitingVerification;

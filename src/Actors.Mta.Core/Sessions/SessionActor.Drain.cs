@@ -15,7 +15,7 @@ internal sealed record DrainExpired
     public static readonly DrainExpired Instance = new();
 }
 
-// Shutdown: a session between transactions is told 421 4.3.2 at once; a transaction in progress may finish
+// Shutdown: a session between transactions gets 421 4.3.2 at once; a transaction in progress may finish
 // within the grace period and the session closes after its reply. A client still mid-transaction when the
 // grace period ends gets 421 too, so it never sees its data met by a silent close.
 public sealed partial class SessionActor

@@ -56,7 +56,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private bool _flushPending;
     private SessionOutcome _outcome = SessionOutcome.Lost;
 
-    /// <summary>Message bytes on their way to the spool file; made at the first message, so an idle session holds none.</summary>
+    /// <summary>Message bytes on their way to the spool file; made at the first message, so an idle session has none.</summary>
     private ArrayBufferWriter<byte> DataBuffer => _dataBuffer ??= new ArrayBufferWriter<byte>(16 * 1024);
 
     public ITimerScheduler Timers { get; set; } = null!;

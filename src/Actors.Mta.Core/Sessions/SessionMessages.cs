@@ -32,6 +32,6 @@ internal static class SessionIo
 
 /// <summary>
 /// Makes a session throw from inside its message handler, as a bug would. Tests use it to show that a
-/// crashed session is stopped, its client told 421, and no other session disturbed.
+/// crashed session is stopped, its client sent 421, and no other session disturbed.
 /// </summary>
 internal sealed record InjectFault(string Reason);

@@ -21,7 +21,7 @@ public sealed class SessionSupervisor : ReceiveActor, IWithTimers
     /// <summary>Starts a session on an accepted connection.</summary>
     public sealed record StartSession(ISessionTransport Transport);
 
-    /// <summary>Asks for the number of sessions open now; answered with an int.</summary>
+    /// <summary>Requests the number of sessions open now. The reply is an int.</summary>
     public sealed record GetSessionCount
     {
         public static readonly GetSessionCount Instance = new();
