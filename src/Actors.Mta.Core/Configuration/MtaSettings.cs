@@ -28,6 +28,9 @@ public sealed record MtaSettings
 
     /// <summary>Longest line of message data in octets as received, CRLF included.</summary>
     public required int MaxDataLineLength { get; init; }
+
+    /// <summary>Largest message, in bytes with its Received header, kept in memory instead of a spool file while the client waits.</summary>
+    public required int MemoryMessageSize { get; init; }
     public required int MaxTransactionsPerSession { get; init; }
     public required int MaxCommandsPerSession { get; init; }
 
@@ -146,6 +149,7 @@ public sealed record MtaSettings
             MaxRecipients = reader.Int("limits.max-recipients", min: 100, max: 100_000),
             MaxCommandLineLength = reader.Int("limits.max-command-line-length", min: 512, max: 65536),
             MaxDataLineLength = reader.Int("limits.max-data-line-length", min: 1000, max: 1_073_741_824),
+            MemoryMessageSize = reader.Int("limits.memory-message-size", min: 0, max: 16_777_216),
             MaxTransactionsPerSession = reader.Int("limits.max-transactions-per-session", min: 1, max: 1_000_000),
             MaxCommandsPerSession = reader.Int("limits.max-commands-per-session", min: 10, max: 100_000_000),
             MaxErrorsPerSession = reader.Int("limits.max-errors-per-session", min: 1, max: 1_000_000),

@@ -1,3 +1,4 @@
+using Actors.Mta.Core.Spool;
 using Actors.Mta.Protocol.Addresses;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Actor;
@@ -29,8 +30,8 @@ public sealed record MessageEnvelope(
 
 /// <summary>Asks the delivery manager to deliver a received message. It answers the sender with a <see cref="DeliveryReport"/>.</summary>
 /// <param name="QueueId">The message's id in logs and in the spool.</param>
-/// <param name="SpoolFile">The message file, Received header included. Delivery owns it from now on and deletes it when done.</param>
-public sealed record DeliverMessage(string QueueId, MessageEnvelope Envelope, string SpoolFile, long Size)
+/// <param name="Data">The message, Received header included. Delivery owns it from now on and deletes its file when done.</param>
+public sealed record DeliverMessage(string QueueId, MessageEnvelope Envelope, MessageData Data, long Size)
 {
     /// <summary>True for a retry from the queue: the file stays where it is and the outcome goes back to the queue.</summary>
     public bool FromQueue { get; init; }
@@ -58,7 +59,7 @@ public sealed record DeliveryReport(string QueueId, IReadOnlyList<RecipientResul
 }
 
 /// <summary>Delivers part of a message, the recipients that share one destination.</summary>
-public sealed record DeliverToDestination(string QueueId, MessageEnvelope Envelope, string SpoolFile, IActorRef ReplyTo);
+public sealed record DeliverToDestination(string QueueId, MessageEnvelope Envelope, MessageData Data, IActorRef ReplyTo);
 
 /// <summary>A destination's results for a <see cref="DeliverToDestination"/>.</summary>
 public sealed record DestinationResults(string QueueId, IReadOnlyList<RecipientResult> Results);

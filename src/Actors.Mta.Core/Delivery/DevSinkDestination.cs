@@ -26,7 +26,7 @@ public sealed class DevSinkDestination : ReceiveActor
         {
             string folder = Path.Combine(sink.Directory, SafeFileName(recipient.Address));
             Directory.CreateDirectory(folder);
-            File.Copy(job.SpoolFile, Path.Combine(folder, job.QueueId + ".eml"), overwrite: true);
+            job.Data.WriteTo(Path.Combine(folder, job.QueueId + ".eml"), flushToDisk: false);
             return new RecipientResult(recipient, new SmtpReply(250, "2.0.0", "Stored in the development sink"), sink.Name);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)

@@ -160,7 +160,7 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
                 {
                     RecipientParameters = job.Envelope.RecipientParameters,
                 };
-                await using var file = new FileStream(job.SpoolFile, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                await using var file = job.Data.OpenRead();
                 if (BinaryContent.IsBinaryMime(job.Envelope.MailParameters))
                 {
                     // LmtpClient sends DATA only, so a BINARYMIME message goes through when its content happens to be

@@ -89,7 +89,7 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
         foreach (var (name, recipients) in groups)
         {
             var part = _message.Envelope with { Recipients = recipients };
-            _destinations[name].Tell(new DeliverToDestination(_message.QueueId, part, _message.SpoolFile, Self));
+            _destinations[name].Tell(new DeliverToDestination(_message.QueueId, part, _message.Data, Self));
         }
 
         if (_pending.Count == 0)
@@ -172,12 +172,12 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
         bool anyDelivered = all.Any(r => r.Reply.IsPositive);
         if (deferred.Count > 0)
         {
-            _queue.Tell(new EnqueueMessage(_message.QueueId, _message.SpoolFile, _message.Envelope, deferred, bounced, _message.Size, _message.Arrival));
+            _queue.Tell(new EnqueueMessage(_message.QueueId, _message.Data, _message.Envelope, deferred, bounced, _message.Size, _message.Arrival));
             Become(() => AwaitingQueue(all));
         }
         else if (bounced.Count > 0 && anyDelivered)
         {
-            _queue.Tell(new NotifyFailures(_message.QueueId, _message.Envelope, _message.Arrival, bounced, _message.SpoolFile));
+            _queue.Tell(new NotifyFailures(_message.QueueId, _message.Envelope, _message.Arrival, bounced, _message.Data));
             Become(() => AwaitingNotification(all));
         }
         else
@@ -240,8 +240,12 @@ public sealed class MessageDelivery : ReceiveActor, IWithTimers, IWithUnboundedS
     private void Report(List<RecipientResult> all, bool queued)
     {
         _replyTo.Tell(new DeliveryReport(_message.QueueId, all, queued));
-        string file = _message.SpoolFile;
-        _ = Task.Run(() => File.Delete(file));
+        var data = _message.Data;
+        if (!data.InMemory)
+        {
+            _ = Task.Run(data.Delete);
+        }
+
         Context.Stop(Self);
     }
 

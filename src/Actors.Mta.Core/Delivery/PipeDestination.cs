@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Actors.Mta.Core.Configuration;
+using Actors.Mta.Core.Spool;
 using Actors.Mta.Protocol.Addresses;
 using Actors.Mta.Protocol.Smtp;
 using Akka.Actor;
@@ -189,7 +190,7 @@ public sealed partial class PipeDestination : ReceiveActor
         }
 
         var arguments = _destination.Command.Skip(1).Select(argument => ExpandPlaceholders(argument, values)).ToList();
-        return new PipeRunRequest(_destination.Command[0], arguments, environment, run.Job.SpoolFile, _destination.Timeout);
+        return new PipeRunRequest(_destination.Command[0], arguments, environment, run.Job.Data, _destination.Timeout);
     }
 
     /// <summary>
@@ -212,12 +213,12 @@ internal enum PipeOutcome
     InputUnreadable,
 }
 
-/// <summary>A program to run: path, expanded arguments, the whole environment, the message file and the time limit.</summary>
+/// <summary>A program to run: path, expanded arguments, the whole environment, the message and the time limit.</summary>
 internal sealed record PipeRunRequest(
     string Program,
     IReadOnlyList<string> Arguments,
     IReadOnlyDictionary<string, string> Environment,
-    string MessageFile,
+    MessageData Message,
     TimeSpan Timeout);
 
 /// <summary>The end of a pipe run, with the start of its output as text for the log.</summary>
@@ -250,11 +251,10 @@ internal static class PipeRunner
     public static async Task<PipeRunResult> RunAsync(PipeRunRequest request, CancellationToken stopping)
     {
         var clock = Stopwatch.StartNew();
-        FileStream message;
+        Stream message;
         try
         {
-            message = new FileStream(request.MessageFile, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024,
-                FileOptions.Asynchronous | FileOptions.SequentialScan);
+            message = request.Message.OpenRead();
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -303,7 +303,7 @@ internal static class PipeRunner
         return startInfo;
     }
 
-    private static async Task<PipeRunResult> SuperviseAsync(Process process, FileStream message, TimeSpan timeout, Stopwatch clock, CancellationToken stopping)
+    private static async Task<PipeRunResult> SuperviseAsync(Process process, Stream message, TimeSpan timeout, Stopwatch clock, CancellationToken stopping)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         deadline.CancelAfter(timeout);
@@ -362,7 +362,7 @@ internal static class PipeRunner
 
     // Copies the message and then closes standard input, which is the end of the message for the program.
     // A program may exit without reading everything, so the write fails with EPIPE and the exit status decides.
-    private static async Task WriteInputAsync(FileStream message, StreamWriter input, CancellationToken cancellation)
+    private static async Task WriteInputAsync(Stream message, StreamWriter input, CancellationToken cancellation)
     {
         try
         {

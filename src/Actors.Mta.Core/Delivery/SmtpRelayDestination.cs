@@ -27,7 +27,8 @@ public sealed class SmtpRelayDestination : ReceiveActor
         try
         {
             using var timeout = new CancellationTokenSource(settings.LmtpConnectTimeout + settings.LmtpReplyTimeout);
-            var message = await MimeMessage.LoadAsync(job.SpoolFile, timeout.Token);
+            await using var data = job.Data.OpenRead();
+            var message = await MimeMessage.LoadAsync(data, timeout.Token);
             using var client = new SmtpClient { LocalDomain = settings.ServerName };
             await client.ConnectAsync(relay.Host, relay.Port, MailKit.Security.SecureSocketOptions.None, timeout.Token);
             var sender = new MailboxAddress("", job.Envelope.SenderText);

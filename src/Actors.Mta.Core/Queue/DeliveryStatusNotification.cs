@@ -1,4 +1,5 @@
 using System.Globalization;
+using Actors.Mta.Core.Spool;
 using MimeKit;
 
 namespace Actors.Mta.Core.Queue;
@@ -24,9 +25,9 @@ public sealed record NotificationOptions(string? EnvelopeId, bool ReturnFullMess
 /// </summary>
 public static class DeliveryStatusNotification
 {
-    /// <param name="originalFile">The original message; only its header is read, unless RET=FULL asks for all of it.</param>
+    /// <param name="original">The original message; only its header is read, unless RET=FULL asks for all of it.</param>
     public static byte[] Build(string serverName, string queueId, string sender, DateTimeOffset arrival,
-        IReadOnlyList<FailedRecipient> failed, string originalFile, NotificationOptions? options = null)
+        IReadOnlyList<FailedRecipient> failed, MessageData original, NotificationOptions? options = null)
     {
         options ??= NotificationOptions.Default;
         var message = new MimeMessage();
@@ -42,7 +43,7 @@ public static class DeliveryStatusNotification
         var report = new MultipartReport("delivery-status");
         report.Add(new TextPart("plain") { Text = HumanText(serverName, failed, options.ReturnFullMessage) });
         report.Add(StatusPart(serverName, queueId, arrival, failed, options.EnvelopeId));
-        report.Add(options.ReturnFullMessage ? OriginalMessage(originalFile) : OriginalHeaders(originalFile));
+        report.Add(options.ReturnFullMessage ? OriginalMessage(original) : OriginalHeaders(original));
         message.Body = report;
 
         var format = FormatOptions.Default.Clone();
@@ -102,12 +103,12 @@ public static class DeliveryStatusNotification
         return status;
     }
 
-    private static MimePart OriginalHeaders(string originalFile)
+    private static MimePart OriginalHeaders(MessageData original)
     {
         var headers = new MemoryStream();
         try
         {
-            using var stream = File.OpenRead(originalFile);
+            using var stream = original.OpenRead();
             var parser = new MimeParser(stream, MimeFormat.Entity);
             var list = parser.ParseHeaders();
             list.WriteTo(headers);
@@ -122,20 +123,20 @@ public static class DeliveryStatusNotification
     }
 
     // RET=FULL: the original as stored, Received header included, as message/rfc822 (RFC 3462 section 2).
-    private static MimeEntity OriginalMessage(string originalFile)
+    private static MimeEntity OriginalMessage(MessageData original)
     {
-        byte[] original;
+        byte[] bytes;
         try
         {
-            original = File.ReadAllBytes(originalFile);
+            bytes = original.ReadAllBytes();
         }
         catch (IOException)
         {
             // The message is a courtesy to the sender; fall back to what can still be read, which may be nothing.
-            return OriginalHeaders(originalFile);
+            return OriginalHeaders(original);
         }
 
-        return new MimePart("message", "rfc822") { Content = new MimeContent(new MemoryStream(original)) };
+        return new MimePart("message", "rfc822") { Content = new MimeContent(new MemoryStream(bytes)) };
     }
 
     /// <summary>Returns the enhanced status code of a reply such as "550 5.1.1 User unknown", or a default from its class.</summary>

@@ -8,16 +8,16 @@ namespace Actors.Mta.Core.Queue;
 public sealed partial class QueueManager
 {
     /// <summary>A notification to queue: its envelope now, its message built from the original when written.</summary>
-    private sealed class PendingNotification(QueueEntry entry, Func<string, byte[]> build)
+    private sealed class PendingNotification(QueueEntry entry, Func<MessageData, byte[]> build)
     {
         public QueueEntry Entry { get; } = entry;
 
         /// <summary>
-        /// Builds the notification from <paramref name="originalFile"/> and writes it to the queue, fsynced; the
+        /// Builds the notification from <paramref name="original"/> and writes it to the queue, fsynced; the
         /// directory is fsynced too unless a group commit does it for several writes. Blocks.
         /// </summary>
-        public void Write(SpoolStore store, string originalFile, bool syncDirectories) =>
-            store.EnqueueNew(build(originalFile), Entry, syncDirectories);
+        public void Write(SpoolStore store, MessageData original, bool syncDirectories) =>
+            store.EnqueueNew(build(original), Entry, syncDirectories);
     }
 
     // No notification goes to the null reverse-path (RFC 5321 section 4.5.5), which notifications use themselves.

@@ -195,15 +195,15 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
 
         var store = _store;
         var notification = request.Bounced.Count > 0 ? NotificationFor(request.QueueId, request.Envelope, request.Arrival, request.Bounced) : null;
-        string incoming = request.IncomingFile;
+        var data = request.Data;
         QueueEntry[] stored = notification is null ? [entry] : [entry, notification.Entry];
 
-        // The notification is written first, from the data file still in incoming/, so that both are on disk
-        // before the client gets its 250.
+        // The notification is written first, from the data still in incoming/ or in memory, so that both are on
+        // disk before the client gets its 250.
         Submit(new PendingWrite(request.QueueId, stored, Sender, syncDirectories =>
         {
-            notification?.Write(store, incoming, syncDirectories);
-            store.Enqueue(incoming, entry, syncDirectories);
+            notification?.Write(store, data, syncDirectories);
+            store.Enqueue(data, entry, syncDirectories);
         }));
     }
 
@@ -220,7 +220,7 @@ public sealed partial class QueueManager : ReceiveActor, IWithTimers, IWithUnbou
         var store = _store;
         Task.Run(() =>
         {
-            notification.Write(store, request.DataFile, syncDirectories: true);
+            notification.Write(store, request.Data, syncDirectories: true);
             return (object)new NotificationStored(notification.Entry, replyTo, request.QueueId);
         }).PipeTo(Self, failure: error => new NotificationFailed(request.QueueId, error, replyTo));
     }

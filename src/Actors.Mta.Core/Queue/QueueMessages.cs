@@ -1,17 +1,18 @@
 using Actors.Mta.Core.Delivery;
+using Actors.Mta.Core.Spool;
 using Actors.Mta.Protocol.Addresses;
 
 namespace Actors.Mta.Core.Queue;
 
 /// <summary>
-/// Asks the queue to take a message whose delivery while the client waited was not finished: its file moves
-/// from incoming/ into the queue with an envelope of the pending recipients, fsynced, and recipients that
+/// Asks the queue to take a message whose delivery while the client waited was not finished: its data goes
+/// into the queue (a file in incoming/ is moved there) with an envelope of the pending recipients, fsynced, and recipients that
 /// failed for good get a notification. Answered with <see cref="Enqueued"/> or <see cref="EnqueueFailed"/>;
 /// only after <see cref="Enqueued"/> may the client be told 250.
 /// </summary>
 public sealed record EnqueueMessage(
     string QueueId,
-    string IncomingFile,
+    MessageData Data,
     MessageEnvelope Envelope,
     IReadOnlyList<RecipientResult> Pending,
     IReadOnlyList<RecipientResult> Bounced,
@@ -26,7 +27,7 @@ public sealed record EnqueueFailed(string QueueId, string Error);
 /// Asks the queue to send the sender a notification for recipients that failed for good, made durable before
 /// the reply <see cref="Notified"/>. The data file is only read.
 /// </summary>
-public sealed record NotifyFailures(string QueueId, MessageEnvelope Envelope, DateTimeOffset Arrival, IReadOnlyList<RecipientResult> Failed, string DataFile);
+public sealed record NotifyFailures(string QueueId, MessageEnvelope Envelope, DateTimeOffset Arrival, IReadOnlyList<RecipientResult> Failed, MessageData Data);
 
 public sealed record Notified(string QueueId);
 

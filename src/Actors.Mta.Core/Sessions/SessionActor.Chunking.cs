@@ -8,7 +8,7 @@ using Akka.Event;
 namespace Actors.Mta.Core.Sessions;
 
 // CHUNKING and BINARYMIME (RFC 3030). "BDAT size [LAST]" is followed by exactly size octets of message
-// content, written to the spool file as they arrive, without dot-unstuffing or any search for an end of data.
+// content, buffered like DATA's as they arrive, without dot-unstuffing or any search for an end of data.
 // Once the size parses, its octets are always read, also when the chunk is rejected, so message content is
 // never taken for commands. A rejected chunk ends the transaction, and the chunks a pipelining client sent
 // after it are read and rejected in turn (RFC 3030 section 2).
@@ -54,13 +54,13 @@ public sealed partial class SessionActor
         {
             RejectChunk("552 5.3.4 Message size exceeds fixed maximum message size", DataError.MessageTooLarge);
         }
-        else if (!transaction.Chunked && !BeginMessage())
-        {
-            ServerMetrics.MessageRejectedForStorage();
-            RejectChunk("451 4.3.0 Temporary local problem, try again later", DataError.None);
-        }
         else
         {
+            if (!transaction.Chunked)
+            {
+                BeginMessage();
+            }
+
             transaction.Chunked = true;
             transaction.ChunkedSize += size;
         }
@@ -164,12 +164,7 @@ public sealed partial class SessionActor
 
         ServerMetrics.MessageReceived(transaction.ChunkedSize);
         _mode = Mode.AwaitingDelivery;
-        var spool = _spool!;
-        _spool = null;
-        long size = transaction.ChunkedSize;
-        CloseSpool(spool).PipeTo(Self,
-            success: () => new SessionIo.SpoolClosed(size),
-            failure: error => new SessionIo.SpoolCloseFailed(error));
+        CompleteMessage(transaction.ChunkedSize);
     }
 
     /// <summary>Ends the transaction and deletes the spool file of a message whose chunks were not all received.</summary>

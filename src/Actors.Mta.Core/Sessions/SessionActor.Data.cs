@@ -8,8 +8,8 @@ using Akka.Event;
 
 namespace Actors.Mta.Core.Sessions;
 
-// The DATA phase: the message is streamed to a spool file as it arrives, then handed to delivery while
-// the client waits for the reply to its final dot.
+// The DATA phase: the message is kept in memory up to limits.memory-message-size and streamed to a spool file
+// beyond that, then handed to delivery while the client waits for the reply to its final dot.
 public sealed partial class SessionActor
 {
     private DataReader? _dataReader;
@@ -51,40 +51,20 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (!BeginMessage())
-        {
-            ServerMetrics.MessageRejectedForStorage();
-            Reply(451, "4.3.0", "Temporary local problem, try again later");
-            return;
-        }
-
+        BeginMessage();
         _dataReader = new DataReader(_settings.MaxMessageSize, _settings.BareLineEndings, maxLineLength: _settings.MaxDataLineLength);
         _mode = Mode.Data;
         StartDataRateCheck();
         Reply(354, null, "End data with <CR><LF>.<CR><LF>");
     }
 
-    /// <summary>
-    /// Creates the spool file of the transaction's message and puts its Received header in the data buffer.
-    /// Returns false, after logging why, when the file cannot be created.
-    /// </summary>
-    private bool BeginMessage()
+    /// <summary>Starts the transaction's message with its Received header in the data buffer.</summary>
+    private void BeginMessage()
     {
         var transaction = _transaction!;
         _queueId = QueueId.New();
-        _spoolPath = Path.Combine(_settings.SpoolDirectory, "incoming", _queueId);
-        try
-        {
-            // NOTE: opening the file is a short blocking call on the actor thread; every write after it is asynchronous.
-            _spool = new FileStream(_spoolPath, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 0, FileOptions.Asynchronous);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            _log.Error("{SessionId}: cannot create spool file {Path}: {Error}", _sessionId, _spoolPath, ex.Message);
-            _spoolPath = null;
-            _queueId = null;
-            return false;
-        }
+        _spool = null;
+        _spoolPath = null;
 
         // RFC 3848 and RFC 6531 section 3.7.3: an S suffix marks a session under TLS, which only EHLO can start.
         string protocol = (_esmtp || _tls, transaction.SmtpUtf8) switch
@@ -99,7 +79,27 @@ public sealed partial class SessionActor
         DataBuffer.Clear();
         DataBuffer.Write(received);
         _spoolFailed = false;
-        return true;
+    }
+
+    /// <summary>
+    /// Creates the spool file for a message that outgrew limits.memory-message-size. Returns false, after
+    /// logging why, when it cannot be created; the message is then read to its end and rejected with 452.
+    /// </summary>
+    private bool CreateSpoolFile()
+    {
+        string path = Path.Combine(_settings.SpoolDirectory, "incoming", _queueId!);
+        try
+        {
+            // NOTE: opening the file is a short blocking call on the actor thread; every write after it is asynchronous.
+            _spool = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.Read, 0, FileOptions.Asynchronous);
+            _spoolPath = path;
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("{SessionId}: cannot create spool file {Path}, the message will be rejected: {Error}", _sessionId, path, ex.Message);
+            return false;
+        }
     }
 
     /// <summary>Reads message data from the buffer. Returns true when more input is needed.</summary>
@@ -123,12 +123,30 @@ public sealed partial class SessionActor
         return !completed;
     }
 
-    /// <summary>Starts writing the buffered message bytes to the spool file. Returns false when none are buffered.</summary>
+    /// <summary>
+    /// Starts writing the buffered message bytes to the spool file, creating it when the message outgrows the
+    /// memory limit. Returns false when nothing is written: none are buffered, or the message stays in memory.
+    /// </summary>
     private bool StartSpoolWrite()
     {
-        if (DataBuffer.WrittenCount == 0)
+        if (DataBuffer.WrittenCount == 0 || _spoolFailed)
         {
             return false;
+        }
+
+        if (_spool is null)
+        {
+            if (DataBuffer.WrittenCount <= _settings.MemoryMessageSize)
+            {
+                return false;
+            }
+
+            if (!CreateSpoolFile())
+            {
+                _spoolFailed = true;
+                DataBuffer.Clear();
+                return false;
+            }
         }
 
         _dataWritePending = true;
@@ -229,9 +247,23 @@ public sealed partial class SessionActor
 
         // The reply waits for delivery; stop the data timer and let the delivery timeout govern.
         _mode = Mode.AwaitingDelivery;
-        var spool = _spool!;
+        CompleteMessage(reader.MessageSize);
+    }
+
+    /// <summary>Hands a complete message to delivery: at once when it is in memory, after closing its spool file otherwise.</summary>
+    private void CompleteMessage(long size)
+    {
+        var spool = _spool;
         _spool = null;
-        long size = reader.MessageSize;
+        if (spool is null)
+        {
+            // The buffer goes with the message; the next message gets a new one.
+            var data = MessageData.FromMemory(DataBuffer.WrittenMemory);
+            _dataBuffer = null;
+            OnMessageStored(data, size);
+            return;
+        }
+
         CloseSpool(spool).PipeTo(Self,
             success: () => new SessionIo.SpoolClosed(size),
             failure: error => new SessionIo.SpoolCloseFailed(error));
@@ -245,6 +277,13 @@ public sealed partial class SessionActor
 
     private void OnSpoolClosed(long size)
     {
+        string path = _spoolPath!;
+        _spoolPath = null;
+        OnMessageStored(MessageData.FromFile(path), size);
+    }
+
+    private void OnMessageStored(MessageData data, long size)
+    {
         var transaction = _transaction!;
         var envelope = new MessageEnvelope(transaction.ReversePath, transaction.Recipients.ToList(), transaction.Parameters)
         {
@@ -252,8 +291,7 @@ public sealed partial class SessionActor
         };
         _log.Info("{QueueId}: accepted from=<{From}> size={Size} nrcpt={RecipientCount} client={Remote} session={SessionId}",
             _queueId, envelope.SenderText, size, envelope.Recipients.Count, _remote, _sessionId);
-        _delivery.Tell(new DeliverMessage(_queueId!, envelope, _spoolPath!, size));
-        _spoolPath = null;
+        _delivery.Tell(new DeliverMessage(_queueId!, envelope, data, size));
 
         // A safety net past the delivery timeout, for a delivery actor that never answers.
         Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut("delivery"), _settings.DeliveryTimeout + TimeSpan.FromSeconds(30));

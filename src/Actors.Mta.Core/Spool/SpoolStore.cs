@@ -50,21 +50,30 @@ public sealed class SpoolStore
     }
 
     /// <summary>
-    /// Moves a received message file into the queue and writes its envelope, both fsynced with their
-    /// directory entries, so the message survives a crash from the moment this returns.
+    /// Puts a received message into the queue (a file in incoming/ is moved, data in memory is written) and
+    /// writes its envelope, both fsynced with their directory entries, so the message survives a crash from
+    /// the moment this returns.
     /// </summary>
     /// <param name="syncDirectories">
     /// False leaves the fsync of the two directories to a following <see cref="SyncDirectories"/>, so a group of
     /// messages shares it (group commit). The files themselves are always fsynced here.
     /// </param>
-    public void Enqueue(string incomingFile, QueueEntry entry, bool syncDirectories = true)
+    public void Enqueue(MessageData message, QueueEntry entry, bool syncDirectories = true)
     {
-        using (var data = new FileStream(incomingFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+        if (message.File is { } incomingFile)
         {
-            data.Flush(flushToDisk: true);
+            using (var data = new FileStream(incomingFile, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            {
+                data.Flush(flushToDisk: true);
+            }
+
+            File.Move(incomingFile, DataPath(entry.QueueId), overwrite: true);
+        }
+        else
+        {
+            message.WriteTo(DataPath(entry.QueueId), flushToDisk: true);
         }
 
-        File.Move(incomingFile, DataPath(entry.QueueId), overwrite: true);
         WriteEnvelope(entry, syncDirectory: false);
         if (syncDirectories)
         {

@@ -17,6 +17,7 @@ public sealed class DefenceSettingsTests
         var settings = Load();
 
         Assert.Equal(65536, settings.MaxDataLineLength);
+        Assert.Equal(131072, settings.MemoryMessageSize);
         Assert.Equal(1000, settings.MaxTransactionsPerSession);
         Assert.Equal(100000, settings.MaxCommandsPerSession);
         Assert.Equal(20, settings.MaxErrorsPerSession);
@@ -34,6 +35,7 @@ public sealed class DefenceSettingsTests
 
     [Theory]
     [InlineData("limits", "max-data-line-length")]
+    [InlineData("limits", "memory-message-size")]
     [InlineData("limits", "max-transactions-per-session")]
     [InlineData("limits", "max-commands-per-session")]
     [InlineData("limits", "max-errors-per-session")]
@@ -58,6 +60,8 @@ public sealed class DefenceSettingsTests
 
     [Theory]
     [InlineData("limits.max-data-line-length = 999")]
+    [InlineData("limits.memory-message-size = -1")]
+    [InlineData("limits.memory-message-size = 16777217")]
     [InlineData("limits.max-transactions-per-session = 0")]
     [InlineData("limits.max-commands-per-session = 9")]
     [InlineData("limits.max-errors-per-session = 0")]

@@ -116,7 +116,7 @@ public sealed class DeliveryManagerTests(ITestOutputHelper output) : MtaTestKit(
         manager.Tell(message, TestActor);
         ExpectMsg<DeliveryReport>(Wait);
 
-        AwaitAssert(() => Assert.False(File.Exists(message.SpoolFile)), Wait);
+        AwaitAssert(() => Assert.False(File.Exists(message.Data.File)), Wait);
     }
 
     [Fact]

@@ -98,10 +98,10 @@ public abstract class MtaTestKit : Akka.TestKit.Xunit2.TestKit
         return new DeliveryReport(message.QueueId, results);
     }
 
-    /// <summary>The message as stored in the spool file, the Received header split off.</summary>
+    /// <summary>The message as stored, in memory or in a spool file, the Received header split off.</summary>
     protected static (string Received, string Body) ReadSpool(DeliverMessage message)
     {
-        string text = File.ReadAllText(message.SpoolFile, Encoding.UTF8);
+        string text = Encoding.UTF8.GetString(message.Data.ReadAllBytes());
         var match = Regex.Match(text, @"\AReceived: [^\r\n]*(\r\n\t[^\r\n]*)*\r\n");
         return match.Success ? (match.Value, text[match.Length..]) : ("", text);
     }

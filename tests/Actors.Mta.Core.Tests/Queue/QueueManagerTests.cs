@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using System.Text.Json;
 using Actors.Mta.Core.Configuration;
@@ -86,6 +87,23 @@ public sealed class QueueManagerTests(ITestOutputHelper output) : MtaTestKit(out
     [Theory]
     [InlineData("on")]
     [InlineData("off")]
+    public void Enqueue_StoresInMemoryMessage(string groupCommit)
+    {
+        var queue = StartQueue(QueueSettings($"queue.group-commit = {groupCommit}"), CreateTestProbe());
+        var message = NewMessage(Sender);
+        File.Delete(message.Data.File!);
+        message = message with { Data = MessageData.FromMemory(Encoding.UTF8.GetBytes(MessageText)) };
+
+        queue.Tell(message, TestActor);
+        ExpectMsg<Enqueued>(Wait);
+
+        Assert.Equal(MessageText, File.ReadAllText(Store.DataPath(message.QueueId)));
+        Assert.True(File.Exists(Store.EnvelopePath(message.QueueId)));
+    }
+
+    [Theory]
+    [InlineData("on")]
+    [InlineData("off")]
     public void Enqueue_StoresBothFiles(string groupCommit)
     {
         var queue = StartQueue(QueueSettings($"queue.group-commit = {groupCommit}"), CreateTestProbe());
@@ -97,7 +115,7 @@ public sealed class QueueManagerTests(ITestOutputHelper output) : MtaTestKit(out
         Assert.Equal(message.QueueId, reply.QueueId);
         Assert.True(File.Exists(Store.DataPath(message.QueueId)));
         Assert.True(File.Exists(Store.EnvelopePath(message.QueueId)));
-        Assert.False(File.Exists(message.IncomingFile));
+        Assert.False(File.Exists(message.Data.File!));
         Assert.Equal(MessageText, File.ReadAllText(Store.DataPath(message.QueueId)));
     }
 
@@ -118,7 +136,7 @@ public sealed class QueueManagerTests(ITestOutputHelper output) : MtaTestKit(out
         Assert.Equal(messages.Select(m => m.QueueId).ToHashSet(), replies);
         Assert.All(messages, m => Assert.True(File.Exists(Store.EnvelopePath(m.QueueId)), m.QueueId + ".env is missing"));
         Assert.All(messages, m => Assert.True(File.Exists(Store.DataPath(m.QueueId)), m.QueueId + ".eml is missing"));
-        Assert.All(messages, m => Assert.False(File.Exists(m.IncomingFile), m.QueueId + " is still in incoming/"));
+        Assert.All(messages, m => Assert.False(File.Exists(m.Data.File), m.QueueId + " is still in incoming/"));
         Assert.Equal(50, AwaitLoaded(queue).Count);
     }
 
@@ -127,7 +145,7 @@ public sealed class QueueManagerTests(ITestOutputHelper output) : MtaTestKit(out
     {
         var queue = StartQueue(QueueSettings(), CreateTestProbe());
         var message = NewMessage(Sender);
-        File.Delete(message.IncomingFile);
+        File.Delete(message.Data.File!);
 
         queue.Tell(message, TestActor);
         var reply = ExpectMsg<EnqueueFailed>(Wait);
@@ -181,7 +199,7 @@ public sealed class QueueManagerTests(ITestOutputHelper output) : MtaTestKit(out
         Assert.Equal(message.QueueId, first.QueueId);
         Assert.Equal(2, first.Attempt);
         Assert.True(first.FromQueue);
-        Assert.Equal(Store.DataPath(message.QueueId), first.SpoolFile);
+        Assert.Equal(Store.DataPath(message.QueueId), first.Data.File);
 
         // Attempt 2 deferred again: the next retry comes after first-retry × 2 (2 s).
         clock.Restart();
@@ -294,7 +312,7 @@ public sealed class QueueManagerTests(ITestOutputHelper output) : MtaTestKit(out
         var dispatched = new[] { delivery.ExpectMsg<DeliverMessage>(Wait), delivery.ExpectMsg<DeliverMessage>(Wait) };
         Assert.Equal(due.Select(e => e.QueueId).Order(), dispatched.Select(d => d.QueueId).Order());
         Assert.All(dispatched, d => Assert.Equal(3, d.Attempt));
-        Assert.All(dispatched, d => Assert.True(File.Exists(d.SpoolFile), d.SpoolFile + " is missing"));
+        Assert.All(dispatched, d => Assert.True(File.Exists(d.Data.File), d.Data + " is missing"));
         delivery.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
         Assert.True(File.Exists(store.EnvelopePath(later.QueueId)));
     }

@@ -41,7 +41,7 @@ public sealed class SessionChunkingTests(ITestOutputHelper output) : MtaTestKit(
 
     // The Received header is ASCII, so its length in characters is its length in octets.
     private static byte[] StoredBody(DeliverMessage message) =>
-        File.ReadAllBytes(message.SpoolFile)[ReadSpool(message).Received.Length..];
+        message.Data.ReadAllBytes()[ReadSpool(message).Received.Length..];
 
     private static async Task<List<string>> FinalRepliesAsync(TranscriptClient client, int count)
     {
@@ -360,7 +360,7 @@ public sealed class SessionChunkingTests(ITestOutputHelper output) : MtaTestKit(
     [Fact]
     public async Task Rset_AfterChunkDeletesSpoolFile()
     {
-        var (transport, delivery) = Open();
+        var (transport, delivery) = Open("limits.memory-message-size = 0");
         await transport.Client.ReadReplyAsync();
         string incoming = Path.Combine(SpoolDirectory, "incoming");
 

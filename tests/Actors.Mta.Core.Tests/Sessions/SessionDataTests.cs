@@ -98,6 +98,45 @@ public sealed class SessionDataTests(ITestOutputHelper output) : MtaTestKit(outp
     }
 
     [Fact]
+    public async Task Data_SmallMessageStaysInMemory()
+    {
+        var (client, delivery) = await OpenDataAsync();
+
+        await client.SendAsync("Subject: small\r\n\r\nHello\r\n.\r\n");
+        var message = delivery.ExpectMsg<DeliverMessage>(Wait);
+
+        Assert.True(message.Data.InMemory);
+        Assert.Empty(Directory.GetFiles(Path.Combine(SpoolDirectory, "incoming")));
+        Assert.Equal("Subject: small\r\n\r\nHello\r\n", ReadSpool(message).Body);
+    }
+
+    [Fact]
+    public async Task Data_LargerThanMemoryLimitGoesToFile()
+    {
+        var (client, delivery) = await OpenDataAsync("limits.memory-message-size = 4096");
+        string body = string.Concat(Enumerable.Repeat(new string('x', 98) + "\r\n", 100));
+
+        await client.SendAsync("Subject: large\r\n\r\n" + body + ".\r\n");
+        var message = delivery.ExpectMsg<DeliverMessage>(Wait);
+
+        Assert.False(message.Data.InMemory);
+        Assert.StartsWith(Path.Combine(SpoolDirectory, "incoming"), message.Data.File);
+        Assert.Equal("Subject: large\r\n\r\n" + body, ReadSpool(message).Body);
+    }
+
+    [Fact]
+    public async Task Data_MemoryLimitZeroUsesFile()
+    {
+        var (client, delivery) = await OpenDataAsync("limits.memory-message-size = 0");
+
+        await client.SendAsync("Subject: small\r\n\r\nHello\r\n.\r\n");
+        var message = delivery.ExpectMsg<DeliverMessage>(Wait);
+
+        Assert.False(message.Data.InMemory);
+        Assert.Equal("Subject: small\r\n\r\nHello\r\n", ReadSpool(message).Body);
+    }
+
+    [Fact]
     public async Task Data_EmptyMessageIsAccepted()
     {
         var (client, delivery) = await OpenDataAsync();
@@ -117,7 +156,7 @@ public sealed class SessionDataTests(ITestOutputHelper output) : MtaTestKit(outp
 
         await client.SendAsync(data);
         var message = delivery.ExpectMsg<DeliverMessage>(Wait);
-        byte[] stored = File.ReadAllBytes(message.SpoolFile);
+        byte[] stored = message.Data.ReadAllBytes();
 
         Assert.EndsWith("Subject: 8bit\r\n\r\n\u00C3\u00A9\u00FF\u0080\r\n", Encoding.Latin1.GetString(stored));
     }

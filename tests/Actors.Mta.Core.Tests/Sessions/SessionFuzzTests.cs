@@ -44,7 +44,7 @@ public sealed class SessionFuzzTests(ITestOutputHelper output) : MtaTestKit(outp
             Receive<VerifyRecipient>(verify => Sender.Tell(new RecipientVerified(verify.Recipient, null)));
             Receive<DeliverMessage>(message =>
             {
-                File.Delete(message.SpoolFile);
+                message.Data.Delete();
                 Sender.Tell(Report(message, new SmtpReply(250, "2.0.0", "Saved")));
             });
         }

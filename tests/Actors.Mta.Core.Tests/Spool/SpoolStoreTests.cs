@@ -1,3 +1,4 @@
+using System.Text;
 using Actors.Mta.Core.Spool;
 using Actors.Mta.Core.Tests.Infrastructure;
 
@@ -180,6 +181,17 @@ public sealed class SpoolStoreTests : IDisposable
 
         Assert.False(File.Exists(incoming));
         Assert.Equal(MessageText, File.ReadAllText(_store.DataPath(entry.QueueId)));
+    }
+
+    [Fact]
+    public void Enqueue_WritesInMemoryData()
+    {
+        var entry = NewEntry();
+
+        _store.Enqueue(MessageData.FromMemory(Encoding.UTF8.GetBytes(MessageText)), entry);
+
+        Assert.Equal(MessageText, File.ReadAllText(_store.DataPath(entry.QueueId)));
+        Assert.True(File.Exists(_store.EnvelopePath(entry.QueueId)));
     }
 
     [Fact]
