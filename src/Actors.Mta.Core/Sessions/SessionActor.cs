@@ -45,7 +45,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private readonly IActorRef _delivery;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _remote;
-    private ArrayBufferWriter<byte>? _dataBuffer;
+    private readonly SpoolBuffer _dataBuffer = new();
 
     private Mode _mode = Mode.Commands;
     private bool _closeAfterFlush;
@@ -56,8 +56,8 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private bool _flushPending;
     private SessionOutcome _outcome = SessionOutcome.Lost;
 
-    /// <summary>Message bytes on their way to the spool file; made at the first message, so an idle session has none.</summary>
-    private ArrayBufferWriter<byte> DataBuffer => _dataBuffer ??= new ArrayBufferWriter<byte>(16 * 1024);
+    /// <summary>Message bytes on their way to the spool file.</summary>
+    private SpoolBuffer DataBuffer => _dataBuffer;
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -146,6 +146,12 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
 
     private void StartRead()
     {
+        if (_mode == Mode.Commands && _transaction is null)
+        {
+            // Waiting for a command outside a transaction can take minutes, so the session keeps no data buffer meanwhile.
+            _dataBuffer.Release();
+        }
+
         StartReadTimer();
         BeginRead();
     }
@@ -350,5 +356,43 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         int max = Encoding.UTF8.GetMaxByteCount(text.Length);
         int written = Encoding.UTF8.GetBytes(text, output.GetSpan(max));
         output.Advance(written);
+    }
+
+    /// <summary>
+    /// Buffer for message bytes on their way to the spool file. Its array is made by the first write and not by
+    /// <see cref="Clear"/>, which EHLO and RSET call when they reset the transaction, so a session that sends no
+    /// message has none.
+    /// </summary>
+    private sealed class SpoolBuffer : IBufferWriter<byte>
+    {
+        private const int InitialCapacity = 16 * 1024;
+
+        private ArrayBufferWriter<byte>? _writer;
+
+        public int WrittenCount => _writer?.WrittenCount ?? 0;
+
+        public ReadOnlyMemory<byte> WrittenMemory => _writer?.WrittenMemory ?? ReadOnlyMemory<byte>.Empty;
+
+        private ArrayBufferWriter<byte> Writer => _writer ??= new ArrayBufferWriter<byte>(InitialCapacity);
+
+        public void Clear() => _writer?.Clear();
+
+        /// <summary>
+        /// Drops the array unless it contains bytes not yet written. The array is left to the GC and never returned
+        /// to a pool, so a spool write still running from it is safe.
+        /// </summary>
+        public void Release()
+        {
+            if (_writer is { WrittenCount: 0 })
+            {
+                _writer = null;
+            }
+        }
+
+        public void Advance(int count) => Writer.Advance(count);
+
+        public Memory<byte> GetMemory(int sizeHint = 0) => Writer.GetMemory(sizeHint);
+
+        public Span<byte> GetSpan(int sizeHint = 0) => Writer.GetSpan(sizeHint);
     }
 }
