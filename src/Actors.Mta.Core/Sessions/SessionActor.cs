@@ -45,7 +45,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private readonly IActorRef _delivery;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly string _remote;
-    private readonly SpoolBuffer _dataBuffer = new();
+    private SpoolBuffer? _dataBuffer;
 
     private Mode _mode = Mode.Commands;
     private bool _closeAfterFlush;
@@ -56,8 +56,11 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     private bool _flushPending;
     private SessionOutcome _outcome = SessionOutcome.Lost;
 
-    /// <summary>Message bytes on their way to the spool file.</summary>
-    private SpoolBuffer DataBuffer => _dataBuffer;
+    /// <summary>
+    /// Message bytes on their way to the spool file, or all of a message kept in memory. A message kept in memory
+    /// takes the buffer with it, by setting the field to null, and the next message gets a new one.
+    /// </summary>
+    private SpoolBuffer DataBuffer => _dataBuffer ??= new SpoolBuffer();
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -149,7 +152,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         if (_mode == Mode.Commands && _transaction is null)
         {
             // Waiting for a command outside a transaction can take minutes, so the session keeps no data buffer meanwhile.
-            _dataBuffer.Release();
+            _dataBuffer?.Release();
         }
 
         StartReadTimer();
@@ -359,7 +362,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     }
 
     /// <summary>
-    /// Buffer for message bytes on their way to the spool file. Its array is made by the first write and not by
+    /// Buffer for the bytes of a message as it arrives. Its array is made by the first write and not by
     /// <see cref="Clear"/>, which EHLO and RSET call when they reset the transaction, so a session that sends no
     /// message has none.
     /// </summary>
