@@ -30,7 +30,7 @@ public static class AddressParser
     /// A source route (A-d-l) is accepted and dropped, as RFC 5321 section 4.1.1.3 asks.
     /// UTF-8 is accepted only when <paramref name="allowUtf8"/> is true (the SMTPUTF8 parameter was given).
     /// </summary>
-    public static PathParseResult ParseReversePath(string text, bool allowUtf8) =>
+    public static PathParseResult ParseReversePath(ReadOnlySpan<char> text, bool allowUtf8) =>
         ParsePath(text, allowUtf8, isReversePath: true);
 
     /// <summary>
@@ -38,12 +38,12 @@ public static class AddressParser
     /// The null path is invalid here. "&lt;Postmaster&gt;" is matched case-insensitively and always returned
     /// with the local part spelled "Postmaster" (RFC 5321 section 4.5.1).
     /// </summary>
-    public static PathParseResult ParseForwardPath(string text, bool allowUtf8) =>
+    public static PathParseResult ParseForwardPath(ReadOnlySpan<char> text, bool allowUtf8) =>
         ParsePath(text, allowUtf8, isReversePath: false);
 
-    private static PathParseResult ParsePath(string? text, bool allowUtf8, bool isReversePath)
+    private static PathParseResult ParsePath(ReadOnlySpan<char> text, bool allowUtf8, bool isReversePath)
     {
-        if (string.IsNullOrEmpty(text))
+        if (text.IsEmpty)
         {
             return PathParseResult.Invalid("Missing address");
         }
@@ -64,7 +64,7 @@ public static class AddressParser
             return PathParseResult.Invalid($"Address longer than {MaxPathOctets} octets");
         }
 
-        string inner = text[1..^1];
+        ReadOnlySpan<char> inner = text[1..^1];
         if (inner.Length == 0)
         {
             return isReversePath
@@ -95,7 +95,7 @@ public static class AddressParser
     /// Rejects control characters, characters that cannot be encoded as UTF-8 (unpaired surrogates), and any
     /// non-ASCII character when SMTPUTF8 was not requested. Done up front, so the grammar code gets only characters it may accept.
     /// </summary>
-    private static string? CheckCharacters(string text, bool allowUtf8)
+    private static string? CheckCharacters(ReadOnlySpan<char> text, bool allowUtf8)
     {
         for (int i = 0; i < text.Length; i++)
         {
@@ -127,7 +127,7 @@ public static class AddressParser
     /// Checks the A-d-l of a path ("@a.example,@b.example:") and sets <paramref name="mailboxStart"/> to the index
     /// after its colon. RFC 5321 section 4.1.1.3 and appendix C: the route must be accepted but is ignored.
     /// </summary>
-    private static string? SkipSourceRoute(string inner, bool allowUtf8, out int mailboxStart)
+    private static string? SkipSourceRoute(ReadOnlySpan<char> inner, bool allowUtf8, out int mailboxStart)
     {
         mailboxStart = 0;
         int colon = inner.IndexOf(':');
@@ -136,8 +136,10 @@ public static class AddressParser
             return "Missing local part in address";
         }
 
-        foreach (string atDomain in inner[..colon].Split(','))
+        ReadOnlySpan<char> route = inner[..colon];
+        foreach (Range range in route.Split(','))
         {
+            ReadOnlySpan<char> atDomain = route[range];
             if (atDomain.Length < 2 || atDomain[0] != '@' || DomainGrammar.CheckDomain(atDomain[1..], allowUtf8) is not null)
             {
                 return "Invalid source route in address";
@@ -148,7 +150,8 @@ public static class AddressParser
         return null;
     }
 
-    private static PathParseResult ParseMailbox(string mailbox, bool allowUtf8)
+    // Allocates only the mailbox that is returned: its local part and domain strings.
+    private static PathParseResult ParseMailbox(ReadOnlySpan<char> mailbox, bool allowUtf8)
     {
         if (mailbox.Length == 0)
         {
@@ -166,7 +169,7 @@ public static class AddressParser
             return PathParseResult.Invalid(mailbox[0] == '@' ? "Missing local part in address" : "Invalid local part in address");
         }
 
-        string localPart = mailbox[..localPartEnd];
+        ReadOnlySpan<char> localPart = mailbox[..localPartEnd];
         if (localPartEnd == mailbox.Length)
         {
             return PathParseResult.Invalid("Missing domain in address");
@@ -182,7 +185,7 @@ public static class AddressParser
             return PathParseResult.Invalid($"Local part longer than {MaxLocalPartOctets} octets");
         }
 
-        string domain = mailbox[(localPartEnd + 1)..];
+        ReadOnlySpan<char> domain = mailbox[(localPartEnd + 1)..];
         string? domainError = domain.StartsWith('[')
             ? DomainGrammar.CheckAddressLiteral(domain)
             : DomainGrammar.CheckDomain(domain, allowUtf8);
@@ -191,6 +194,6 @@ public static class AddressParser
             return PathParseResult.Invalid(domainError);
         }
 
-        return PathParseResult.Ok(new Mailbox(localPart, domain));
+        return PathParseResult.Ok(new Mailbox(localPart.ToString(), domain.ToString()));
     }
 }

@@ -14,14 +14,14 @@ internal static class LocalPartGrammar
     /// Returns the index just after the local part that starts <paramref name="mailbox"/>, or -1 when the
     /// local part is not a valid Dot-string or Quoted-string. Returns 0 for an empty Dot-string.
     /// </summary>
-    public static int FindEnd(string mailbox, bool allowUtf8) =>
+    public static int FindEnd(ReadOnlySpan<char> mailbox, bool allowUtf8) =>
         mailbox.StartsWith('"') ? FindQuotedStringEnd(mailbox, allowUtf8) : FindDotStringEnd(mailbox, allowUtf8);
 
     /// <summary>True for atext (RFC 5322 section 3.2.3), the characters of a Dot-string atom.</summary>
     public static bool IsAtext(char c) =>
         char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-/=?^_`{|}~".Contains(c);
 
-    private static int FindDotStringEnd(string mailbox, bool allowUtf8)
+    private static int FindDotStringEnd(ReadOnlySpan<char> mailbox, bool allowUtf8)
     {
         int end = 0;
         while (end < mailbox.Length && IsDotStringChar(mailbox[end], allowUtf8))
@@ -35,7 +35,7 @@ internal static class LocalPartGrammar
         }
 
         // Dot-string = Atom *("." Atom) and Atom = 1*atext: no leading, trailing or doubled dot.
-        ReadOnlySpan<char> dotString = mailbox.AsSpan(0, end);
+        ReadOnlySpan<char> dotString = mailbox[..end];
         bool validDots = dotString[0] != '.' && dotString[^1] != '.' && !dotString.Contains("..", StringComparison.Ordinal);
         return validDots ? end : -1;
     }
@@ -43,7 +43,7 @@ internal static class LocalPartGrammar
     private static bool IsDotStringChar(char c, bool allowUtf8) =>
         c == '.' || IsAtext(c) || (allowUtf8 && c > 0x7F);
 
-    private static int FindQuotedStringEnd(string mailbox, bool allowUtf8)
+    private static int FindQuotedStringEnd(ReadOnlySpan<char> mailbox, bool allowUtf8)
     {
         for (int i = 1; i < mailbox.Length; i++)
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Actors.Mta.Protocol.Smtp;
@@ -16,51 +17,59 @@ public static class DsnParameters
 
     private static readonly string[] NotifyKeywords = ["SUCCESS", "FAILURE", "DELAY"];
 
-    /// <summary>Checks RET=FULL or RET=HDRS (RFC 3461 section 4.3), without regard to case.</summary>
-    public static string? ValidateRet(string? value) =>
-        string.Equals(value, "FULL", StringComparison.OrdinalIgnoreCase) || string.Equals(value, "HDRS", StringComparison.OrdinalIgnoreCase)
+    /// <summary>
+    /// Checks RET=FULL or RET=HDRS (RFC 3461 section 4.3), without regard to case. Pass an empty value for a
+    /// parameter given without one, as for the other validators.
+    /// </summary>
+    public static string? ValidateRet(ReadOnlySpan<char> value) =>
+        value.Equals("FULL", StringComparison.OrdinalIgnoreCase) || value.Equals("HDRS", StringComparison.OrdinalIgnoreCase)
             ? null
             : "Invalid RET value, expected FULL or HDRS";
 
     /// <summary>Checks ENVID=xtext of at most <see cref="MaxEnvelopeIdLength"/> characters whose decoded text is printable.</summary>
-    public static string? ValidateEnvelopeId(string? value)
+    public static string? ValidateEnvelopeId(ReadOnlySpan<char> value)
     {
-        if (value is null || value.Length > MaxEnvelopeIdLength)
+        if (value.IsEmpty || value.Length > MaxEnvelopeIdLength)
         {
             return $"Invalid ENVID value, expected 1 to {MaxEnvelopeIdLength} characters of xtext";
         }
 
-        return TryDecodeXtext(value, out _) ? null : "Invalid ENVID value, expected printable xtext";
+        return IsValidXtext(value) ? null : "Invalid ENVID value, expected printable xtext";
     }
 
     /// <summary>
     /// Checks NOTIFY=NEVER or NOTIFY= a comma-separated list of SUCCESS, FAILURE and DELAY, each at most once
     /// (RFC 3461 section 4.1), without regard to case.
     /// </summary>
-    public static string? ValidateNotify(string? value)
+    public static string? ValidateNotify(ReadOnlySpan<char> value)
     {
         const string Error = "Invalid NOTIFY value, expected NEVER or a list of SUCCESS, FAILURE and DELAY";
-        if (value is null)
-        {
-            return Error;
-        }
-
-        if (string.Equals(value, "NEVER", StringComparison.OrdinalIgnoreCase))
+        if (value.Equals("NEVER", StringComparison.OrdinalIgnoreCase))
         {
             return null;
         }
 
-        string[] keywords = value.Split(',');
-        bool valid = keywords.All(k => NotifyKeywords.Contains(k, StringComparer.OrdinalIgnoreCase))
-            && keywords.Distinct(StringComparer.OrdinalIgnoreCase).Count() == keywords.Length;
-        return valid ? null : Error;
+        // One bit per entry of NotifyKeywords, to find a keyword listed twice.
+        int seen = 0;
+        foreach (Range range in value.Split(','))
+        {
+            int index = IndexOfNotifyKeyword(value[range]);
+            if (index < 0 || (seen & (1 << index)) != 0)
+            {
+                return Error;
+            }
+
+            seen |= 1 << index;
+        }
+
+        return null;
     }
 
     /// <summary>Checks ORCPT=addr-type;xtext (RFC 3461 section 4.2), such as rfc822;alice@example.com.</summary>
-    public static string? ValidateOriginalRecipient(string? value)
+    public static string? ValidateOriginalRecipient(ReadOnlySpan<char> value)
     {
         const string Error = "Invalid ORCPT value, expected address-type;xtext such as rfc822;user@example.com";
-        if (value is null || value.Length > MaxOriginalRecipientLength)
+        if (value.Length > MaxOriginalRecipientLength)
         {
             return Error;
         }
@@ -72,8 +81,15 @@ public static class DsnParameters
         }
 
         // addr-type = atom; the registered types are rfc822 and, under RFC 6533, utf-8.
-        bool validType = value[..separator].All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
-        return validType && TryDecodeXtext(value[(separator + 1)..], out _) ? null : Error;
+        foreach (char c in value[..separator])
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c != '-')
+            {
+                return Error;
+            }
+        }
+
+        return IsValidXtext(value[(separator + 1)..]) ? null : Error;
     }
 
     /// <summary>Returns true when NOTIFY allows a failure notification: when it is absent or lists FAILURE.</summary>
@@ -93,25 +109,10 @@ public static class DsnParameters
     {
         var result = new StringBuilder(text.Length);
         decoded = "";
-        for (int i = 0; i < text.Length; i++)
+        int index = 0;
+        while (index < text.Length)
         {
-            char c = text[i];
-            if (c == '+')
-            {
-                if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
-                {
-                    return false;
-                }
-
-                c = (char)Convert.ToByte(text.Substring(i + 1, 2), 16);
-                i += 2;
-            }
-            else if (c == '=')
-            {
-                return false;
-            }
-
-            if (char.IsControl(c))
+            if (!TryReadXtextChar(text, ref index, out char c))
             {
                 return false;
             }
@@ -121,5 +122,56 @@ public static class DsnParameters
 
         decoded = result.ToString();
         return decoded.Length > 0;
+    }
+
+    /// <summary>Returns true when <see cref="TryDecodeXtext"/> would succeed, without building the decoded text.</summary>
+    public static bool IsValidXtext(ReadOnlySpan<char> text)
+    {
+        int index = 0;
+        while (index < text.Length)
+        {
+            if (!TryReadXtextChar(text, ref index, out _))
+            {
+                return false;
+            }
+        }
+
+        return text.Length > 0;
+    }
+
+    // Decodes the xtext character or "+" escape at index and moves index past it.
+    private static bool TryReadXtextChar(ReadOnlySpan<char> text, ref int index, out char decoded)
+    {
+        decoded = text[index];
+        if (decoded == '+')
+        {
+            if (index + 2 >= text.Length || !char.IsAsciiHexDigit(text[index + 1]) || !char.IsAsciiHexDigit(text[index + 2]))
+            {
+                return false;
+            }
+
+            decoded = (char)byte.Parse(text.Slice(index + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+            index += 2;
+        }
+        else if (decoded == '=')
+        {
+            return false;
+        }
+
+        index++;
+        return !char.IsControl(decoded);
+    }
+
+    private static int IndexOfNotifyKeyword(ReadOnlySpan<char> keyword)
+    {
+        for (int i = 0; i < NotifyKeywords.Length; i++)
+        {
+            if (keyword.Equals(NotifyKeywords[i], StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 }

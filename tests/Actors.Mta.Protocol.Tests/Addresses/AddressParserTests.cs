@@ -292,6 +292,33 @@ public sealed class AddressParserTests
         Assert.Null(DomainGrammar.CheckDomain(domain, allowUtf8: false));
     }
 
+    [Theory]
+    [InlineData("<user@example.com>", "user", "example.com")]
+    [InlineData("<\"john \\\"jd\\\" doe\"@example.com>", "\"john \\\"jd\\\" doe\"", "example.com")]
+    [InlineData("<@a.example,@b.example:user@c.example>", "user", "c.example")]
+    [InlineData("<user@[192.0.2.1]>", "user", "[192.0.2.1]")]
+    public void Parse_AsciiPath_AllocatesOnlyMailbox(string text, string localPart, string domain)
+    {
+        long mailboxSize = Allocations.Measure(() => _ = new Mailbox(new string(localPart), new string(domain)));
+
+        long reverse = Allocations.Measure(() => AddressParser.ParseReversePath(text, allowUtf8: false));
+        long forward = Allocations.Measure(() => AddressParser.ParseForwardPath(text, allowUtf8: false));
+
+        Assert.Equal(mailboxSize, reverse);
+        Assert.Equal(mailboxSize, forward);
+    }
+
+    [Theory]
+    [InlineData("<>")]
+    [InlineData("<user@exa_mple.com>")]
+    [InlineData("<a..b@example.com>")]
+    public void ReversePath_NullOrInvalidPath_AllocatesNothing(string text)
+    {
+        long allocated = Allocations.Measure(() => AddressParser.ParseReversePath(text, allowUtf8: false));
+
+        Assert.Equal(0, allocated);
+    }
+
     [Fact]
     public void Parse_RandomInputNeverThrows()
     {
