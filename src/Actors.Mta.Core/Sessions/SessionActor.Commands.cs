@@ -73,7 +73,27 @@ public sealed partial class SessionActor
             return;
         }
 
-        ReadOnlySpan<byte> bytes = line.IsSingleSegment ? line.FirstSpan : line.ToArray();
+        if (line.IsSingleSegment)
+        {
+            HandleLine(line.FirstSpan);
+            return;
+        }
+
+        // A line split across pipe segments is copied into one buffer. MaxCommandLineLength bounds its length.
+        byte[] copy = ArrayPool<byte>.Shared.Rent((int)line.Length);
+        try
+        {
+            line.CopyTo(copy);
+            HandleLine(copy.AsSpan(0, (int)line.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private void HandleLine(ReadOnlySpan<byte> bytes)
+    {
         if (bytes.Length == 0 || bytes[^1] != (byte)'\r')
         {
             Reply(500, "5.5.2", "Command line must end with CRLF");
@@ -94,25 +114,49 @@ public sealed partial class SessionActor
             return;
         }
 
-        switch (command.Verb)
+        // UTF-8 never decodes to more chars than it has bytes. An argument of up to 512 bytes (the RFC 5321 command
+        // line limit) decodes on the stack, and a longer one (MaxCommandLineLength allows 65536) into a pooled array.
+        const int StackArgumentChars = 512;
+        char[]? rented = null;
+        Span<char> buffer = command.Argument.Length <= StackArgumentChars
+            ? stackalloc char[StackArgumentChars]
+            : rented = ArrayPool<char>.Shared.Rent(command.Argument.Length);
+        try
+        {
+            Dispatch(command.Verb, command.DecodeArgument(buffer));
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<char>.Shared.Return(rented);
+            }
+        }
+    }
+
+    // The handlers in other files take the argument as a string. An empty span converts to string.Empty, so only
+    // a non-empty argument allocates.
+    private void Dispatch(SmtpVerb verb, ReadOnlySpan<char> argument)
+    {
+        switch (verb)
         {
             case SmtpVerb.Helo:
-                Helo(command.Argument, extended: false);
+                Helo(argument, extended: false);
                 break;
             case SmtpVerb.Ehlo:
-                Helo(command.Argument, extended: true);
+                Helo(argument, extended: true);
                 break;
             case SmtpVerb.Mail:
-                Mail(command.Argument);
+                Mail(argument);
                 break;
             case SmtpVerb.Rcpt:
-                Rcpt(command.Argument);
+                Rcpt(argument);
                 break;
             case SmtpVerb.Data:
-                Data(command.Argument);
+                Data(argument.ToString());
                 break;
             case SmtpVerb.Rset:
-                Rset(command.Argument);
+                Rset(argument);
                 break;
             case SmtpVerb.Noop:
                 Reply(250, "2.0.0", "Ok");
@@ -123,16 +167,16 @@ public sealed partial class SessionActor
                 _closeAfterFlush = true;
                 break;
             case SmtpVerb.Vrfy:
-                Vrfy(command.Argument);
+                Vrfy(argument);
                 break;
             case SmtpVerb.Help:
                 Reply(214, "2.0.0", "Commands: EHLO HELO STARTTLS MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
                 break;
             case SmtpVerb.StartTls:
-                StartTls(command.Argument);
+                StartTls(argument.ToString());
                 break;
             case SmtpVerb.Bdat:
-                Bdat(command.Argument);
+                Bdat(argument.ToString());
                 break;
             case SmtpVerb.Expn:
             case SmtpVerb.Auth:
@@ -144,16 +188,17 @@ public sealed partial class SessionActor
         }
     }
 
-    private void Helo(string argument, bool extended)
+    private void Helo(ReadOnlySpan<char> argument, bool extended)
     {
-        string name = argument.Trim();
-        if (name.Length == 0 || name.Contains(' ') || name.Length > 255)
+        ReadOnlySpan<char> trimmed = argument.Trim();
+        if (trimmed.Length == 0 || trimmed.Contains(' ') || trimmed.Length > 255)
         {
             Reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
             return;
         }
 
         // RFC 5321 section 4.1.4: EHLO or HELO ends any transaction in progress.
+        string name = trimmed.ToString();
         _heloName = name;
         _esmtp = extended;
         ResetTransaction();
@@ -184,7 +229,7 @@ public sealed partial class SessionActor
         ReplyLines(250, keywords);
     }
 
-    private void Mail(string argument)
+    private void Mail(ReadOnlySpan<char> argument)
     {
         if (_heloName is null)
         {
@@ -204,12 +249,12 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (!ValidateMailParameters(parsed!, out bool smtpUtf8, out bool binaryMime))
+        if (!ValidateMailParameters(parsed, out bool smtpUtf8, out bool binaryMime))
         {
             return;
         }
 
-        var path = AddressParser.ParseReversePath(parsed!.Path, allowUtf8: smtpUtf8);
+        var path = AddressParser.ParseReversePath(parsed.Path, allowUtf8: smtpUtf8);
         if (!path.Success)
         {
             Reply(501, "5.1.7", "Bad sender address syntax: " + path.Error);
@@ -221,7 +266,7 @@ public sealed partial class SessionActor
             return;
         }
 
-        _transaction = new Transaction(path.Mailbox, parsed.Parameters, smtpUtf8, binaryMime);
+        _transaction = new Transaction(path.Mailbox, parsed.ToList(), smtpUtf8, binaryMime);
         Reply(250, "2.1.0", "Ok");
     }
 
@@ -231,12 +276,14 @@ public sealed partial class SessionActor
     {
         smtpUtf8 = false;
         binaryMime = false;
-        foreach (var (keyword, value) in parsed.Parameters)
+        foreach (EsmtpParameter parameter in parsed.Parameters)
         {
+            string keyword = parameter.GetKeyword();
+            ReadOnlySpan<char> value = parameter.Value;
             switch (keyword)
             {
                 case "SIZE" when _esmtp:
-                    if (value is null || !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long size))
+                    if (!parameter.HasValue || !long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long size))
                     {
                         Reply(501, "5.5.4", "Invalid SIZE value");
                         return false;
@@ -250,10 +297,10 @@ public sealed partial class SessionActor
 
                     break;
                 case "BODY" when _esmtp:
-                    binaryMime = string.Equals(value, "BINARYMIME", StringComparison.OrdinalIgnoreCase);
+                    binaryMime = value.Equals("BINARYMIME", StringComparison.OrdinalIgnoreCase);
                     if (!binaryMime &&
-                        !string.Equals(value, "7BIT", StringComparison.OrdinalIgnoreCase) &&
-                        !string.Equals(value, "8BITMIME", StringComparison.OrdinalIgnoreCase))
+                        !value.Equals("7BIT", StringComparison.OrdinalIgnoreCase) &&
+                        !value.Equals("8BITMIME", StringComparison.OrdinalIgnoreCase))
                     {
                         Reply(501, "5.5.4", "Invalid BODY value, expected 7BIT, 8BITMIME or BINARYMIME");
                         return false;
@@ -261,7 +308,7 @@ public sealed partial class SessionActor
 
                     break;
                 case "SMTPUTF8" when _esmtp:
-                    if (value is not null)
+                    if (parameter.HasValue)
                     {
                         Reply(501, "5.5.4", "SMTPUTF8 takes no value");
                         return false;
@@ -297,15 +344,18 @@ public sealed partial class SessionActor
     // Checks the RCPT parameters this server offers, RFC 3461 NOTIFY and ORCPT, and replies to any other with 555.
     private bool ValidateRcptParameters(PathArgument parsed)
     {
-        foreach (var (keyword, value) in parsed.Parameters)
+        foreach (EsmtpParameter parameter in parsed.Parameters)
         {
+            string keyword = parameter.GetKeyword();
             if (!_esmtp || keyword is not ("NOTIFY" or "ORCPT"))
             {
                 Reply(555, "5.5.4", $"Unsupported parameter {keyword}");
                 return false;
             }
 
-            string? error = keyword == "NOTIFY" ? DsnParameters.ValidateNotify(value) : DsnParameters.ValidateOriginalRecipient(value);
+            string? error = keyword == "NOTIFY"
+                ? DsnParameters.ValidateNotify(parameter.Value)
+                : DsnParameters.ValidateOriginalRecipient(parameter.Value);
             if (error is not null)
             {
                 Reply(501, "5.5.4", error);
@@ -316,7 +366,7 @@ public sealed partial class SessionActor
         return true;
     }
 
-    private void Rcpt(string argument)
+    private void Rcpt(ReadOnlySpan<char> argument)
     {
         if (_transaction is null)
         {
@@ -331,7 +381,7 @@ public sealed partial class SessionActor
             return;
         }
 
-        if (!ValidateRcptParameters(parsed!))
+        if (!ValidateRcptParameters(parsed))
         {
             return;
         }
@@ -376,7 +426,7 @@ public sealed partial class SessionActor
         // The delivery side checks the mailbox with the MDA; commands pipelined after this RCPT wait in the
         // pipe until the result comes, so replies stay in order.
         _pendingRecipient = recipient;
-        _pendingRecipientParameters = parsed.Parameters;
+        _pendingRecipientParameters = parsed.ToList();
         _mode = Mode.AwaitingVerification;
         Timers.StartSingleTimer(IoTimer, new SessionIo.TimedOut("RCPT"), _settings.VerificationTimeout + TimeSpan.FromSeconds(30));
         _delivery.Tell(new VerifyRecipient(recipient));
@@ -428,7 +478,7 @@ public sealed partial class SessionActor
         ContinueAfterProcessing();
     }
 
-    private void Rset(string argument)
+    private void Rset(ReadOnlySpan<char> argument)
     {
         if (argument.Length > 0)
         {
@@ -440,9 +490,9 @@ public sealed partial class SessionActor
         Reply(250, "2.0.0", "Ok");
     }
 
-    private void Vrfy(string argument)
+    private void Vrfy(ReadOnlySpan<char> argument)
     {
-        if (argument.Trim().Length == 0)
+        if (argument.Trim().IsEmpty)
         {
             Reply(501, "5.5.4", "Syntax: VRFY address");
             return;

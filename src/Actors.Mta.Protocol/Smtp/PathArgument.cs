@@ -1,33 +1,83 @@
+using System.Text;
+
 namespace Actors.Mta.Protocol.Smtp;
 
 /// <summary>
 /// The argument of MAIL or RCPT split into the path in angle brackets and its ESMTP parameters
-/// (RFC 5321 section 4.1.2: Mail-parameters and Rcpt-parameters).
+/// (RFC 5321 section 4.1.2: Mail-parameters and Rcpt-parameters). Both are slices of the argument, so the
+/// result is only valid while the argument's buffer is.
 /// </summary>
-/// <param name="Path">The path, brackets included, for the address parser.</param>
-/// <param name="Parameters">Each parameter keyword, upper-cased, with its value or null.</param>
-public sealed record PathArgument(string Path, IReadOnlyList<KeyValuePair<string, string?>> Parameters)
+public readonly ref struct PathArgument
 {
-    /// <summary>Returns the value of a parameter, or null when it is absent or has no value.</summary>
-    public string? GetValue(string keyword) =>
-        Parameters.FirstOrDefault(p => p.Key == keyword).Value;
+    private readonly ReadOnlySpan<char> _parameterText;
 
-    public bool Has(string keyword) => Parameters.Any(p => p.Key == keyword);
+    private PathArgument(ReadOnlySpan<char> path, ReadOnlySpan<char> parameterText)
+    {
+        Path = path;
+        _parameterText = parameterText;
+    }
+
+    /// <summary>The path, brackets included, for the address parser.</summary>
+    public ReadOnlySpan<char> Path { get; }
+
+    /// <summary>The ESMTP parameters in the order given. Enumerating them allocates nothing.</summary>
+    public EsmtpParameterEnumerator Parameters => new(_parameterText);
+
+    /// <summary>True when the argument has at least one ESMTP parameter.</summary>
+    public bool HasParameters => _parameterText.ContainsAnyExcept(' ');
+
+    /// <summary>Finds a parameter by keyword, without regard to case.</summary>
+    public bool TryGetParameter(string keyword, out EsmtpParameter parameter)
+    {
+        foreach (EsmtpParameter candidate in Parameters)
+        {
+            if (Ascii.EqualsIgnoreCase(candidate.Keyword, keyword))
+            {
+                parameter = candidate;
+                return true;
+            }
+        }
+
+        parameter = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Copies the parameters into a list that outlives the argument's buffer: keywords upper-cased, and a null
+    /// value for a parameter given without one.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> ToList()
+    {
+        if (!HasParameters)
+        {
+            return [];
+        }
+
+        var list = new List<KeyValuePair<string, string?>>();
+        foreach (EsmtpParameter parameter in Parameters)
+        {
+            list.Add(new(parameter.GetKeyword(), parameter.HasValue ? parameter.Value.ToString() : null));
+        }
+
+        return list;
+    }
 
     /// <summary>
     /// Splits "FROM:&lt;path&gt; PARAM=value ..." after the given prefix ("FROM:" or "TO:", matched without
     /// regard to case). One space after the colon is tolerated because widely used clients send it.
+    /// Checks the syntax of every parameter and rejects a keyword given twice. Allocates only for an error message
+    /// that names the prefix or a keyword.
     /// </summary>
-    public static bool TryParse(string argument, string prefix, out PathArgument? result, out string error)
+    public static bool TryParse(ReadOnlySpan<char> argument, string prefix, out PathArgument result, out string error)
     {
-        result = null;
+        result = default;
         if (!argument.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         {
             error = $"Syntax: expected {prefix}<address>";
             return false;
         }
 
-        string rest = argument[prefix.Length..];
+        ReadOnlySpan<char> rest = argument[prefix.Length..];
         if (rest.StartsWith(' '))
         {
             rest = rest[1..];
@@ -52,32 +102,18 @@ public sealed record PathArgument(string Path, IReadOnlyList<KeyValuePair<string
             return false;
         }
 
-        string path = rest[..(end + 1)];
-        var parameters = new List<KeyValuePair<string, string?>>();
-        foreach (string token in rest[(end + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        ReadOnlySpan<char> parameterText = rest[(end + 1)..];
+        if (!CheckParameters(parameterText, out error))
         {
-            if (!TryParseParameter(token, out var parameter))
-            {
-                error = "Invalid parameter syntax";
-                return false;
-            }
-
-            if (parameters.Any(p => p.Key == parameter.Key))
-            {
-                error = $"Parameter {parameter.Key} given twice";
-                return false;
-            }
-
-            parameters.Add(parameter);
+            return false;
         }
 
-        result = new PathArgument(path, parameters);
-        error = "";
+        result = new PathArgument(rest[..(end + 1)], parameterText);
         return true;
     }
 
     // The closing '>' is the first one outside a quoted string; a quoted local part may contain '>'.
-    private static int FindPathEnd(string text)
+    private static int FindPathEnd(ReadOnlySpan<char> text)
     {
         bool quoted = false;
         for (int i = 1; i < text.Length; i++)
@@ -100,44 +136,161 @@ public sealed record PathArgument(string Path, IReadOnlyList<KeyValuePair<string
         return -1;
     }
 
-    // esmtp-param = esmtp-keyword ["=" esmtp-value]; keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-");
-    // esmtp-value = 1*(%d33-60 / %d62-126), plus UTF-8 under RFC 6531.
-    private static bool TryParseParameter(string token, out KeyValuePair<string, string?> parameter)
+    // Checks each parameter against every earlier one, so a line of n parameters costs n²/2 keyword comparisons.
+    // The command line length limit (at most 65536 octets) bounds n.
+    private static bool CheckParameters(ReadOnlySpan<char> parameterText, out string error)
     {
-        parameter = default;
+        var parameters = new EsmtpParameterEnumerator(parameterText);
+        while (parameters.MoveNext())
+        {
+            EsmtpParameter parameter = parameters.Current;
+            if (!parameter.IsValid)
+            {
+                error = "Invalid parameter syntax";
+                return false;
+            }
+
+            var earlier = new EsmtpParameterEnumerator(parameterText[..parameters.CurrentStart]);
+            while (earlier.MoveNext())
+            {
+                if (Ascii.EqualsIgnoreCase(earlier.Current.Keyword, parameter.Keyword))
+                {
+                    error = $"Parameter {parameter.GetKeyword()} given twice";
+                    return false;
+                }
+            }
+        }
+
+        error = "";
+        return true;
+    }
+}
+
+/// <summary>
+/// One ESMTP parameter: esmtp-keyword ["=" esmtp-value] (RFC 5321 section 4.1.2), as slices of the argument.
+/// </summary>
+public readonly ref struct EsmtpParameter
+{
+    // Shared strings for the keywords this server supports, so that storing them allocates nothing.
+    private static readonly string[] KnownKeywords = ["SIZE", "BODY", "SMTPUTF8", "RET", "ENVID", "NOTIFY", "ORCPT"];
+
+    internal EsmtpParameter(ReadOnlySpan<char> token)
+    {
         int equals = token.IndexOf('=');
-        string keyword = equals < 0 ? token : token[..equals];
-        string? value = equals < 0 ? null : token[(equals + 1)..];
-        if (keyword.Length == 0 || !char.IsAsciiLetterOrDigit(keyword[0]))
-        {
-            return false;
-        }
+        Keyword = equals < 0 ? token : token[..equals];
+        Value = equals < 0 ? [] : token[(equals + 1)..];
+        HasValue = equals >= 0;
+    }
 
-        foreach (char c in keyword)
+    /// <summary>The keyword as the client wrote it.</summary>
+    public ReadOnlySpan<char> Keyword { get; }
+
+    /// <summary>The value after "=", or empty when <see cref="HasValue"/> is false.</summary>
+    public ReadOnlySpan<char> Value { get; }
+
+    /// <summary>True when the keyword is followed by "=". The value is then never empty in a parsed argument.</summary>
+    public bool HasValue { get; }
+
+    /// <summary>
+    /// True when the keyword is (ALPHA / DIGIT) *(ALPHA / DIGIT / "-") and the value, if any, is
+    /// 1*(%d33-60 / %d62-126), which RFC 6531 extends with UTF-8.
+    /// </summary>
+    internal bool IsValid
+    {
+        get
         {
-            if (!char.IsAsciiLetterOrDigit(c) && c != '-')
+            if (Keyword.IsEmpty || !char.IsAsciiLetterOrDigit(Keyword[0]))
             {
                 return false;
             }
-        }
 
-        if (value is not null)
-        {
-            if (value.Length == 0)
+            foreach (char c in Keyword)
+            {
+                if (!char.IsAsciiLetterOrDigit(c) && c != '-')
+                {
+                    return false;
+                }
+            }
+
+            if (!HasValue)
+            {
+                return true;
+            }
+
+            if (Value.IsEmpty)
             {
                 return false;
             }
 
-            foreach (char c in value)
+            foreach (char c in Value)
             {
                 if (c < 33 || c == '=' || c == 127)
                 {
                     return false;
                 }
             }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Returns the keyword upper-cased. The keywords this server supports come back as shared strings, which
+    /// allocates nothing, and any other keyword as a new string.
+    /// </summary>
+    public string GetKeyword()
+    {
+        foreach (string known in KnownKeywords)
+        {
+            if (Ascii.EqualsIgnoreCase(Keyword, known))
+            {
+                return known;
+            }
         }
 
-        parameter = new(keyword.ToUpperInvariant(), value);
+        return Keyword.ToString().ToUpperInvariant();
+    }
+}
+
+/// <summary>Enumerator over the space-separated ESMTP parameters of an argument. A run of spaces is one separator.</summary>
+public ref struct EsmtpParameterEnumerator
+{
+    private readonly ReadOnlySpan<char> _text;
+    private int _next;
+
+    internal EsmtpParameterEnumerator(ReadOnlySpan<char> text)
+    {
+        _text = text;
+    }
+
+    public EsmtpParameter Current { get; private set; }
+
+    /// <summary>The index in the parameter text where <see cref="Current"/> starts.</summary>
+    internal int CurrentStart { get; private set; }
+
+    public readonly EsmtpParameterEnumerator GetEnumerator() => this;
+
+    public bool MoveNext()
+    {
+        while (_next < _text.Length && _text[_next] == ' ')
+        {
+            _next++;
+        }
+
+        if (_next == _text.Length)
+        {
+            return false;
+        }
+
+        int length = _text[_next..].IndexOf(' ');
+        if (length < 0)
+        {
+            length = _text.Length - _next;
+        }
+
+        CurrentStart = _next;
+        Current = new EsmtpParameter(_text.Slice(_next, length));
+        _next += length;
         return true;
     }
 }

@@ -23,17 +23,46 @@ public enum SmtpVerb
     Auth,
 }
 
-/// <summary>One command line split into its verb and the rest of the line.</summary>
-/// <param name="Verb">The recognised verb.</param>
-/// <param name="Argument">Everything after the verb and the first space, or empty.</param>
-/// <param name="IsValidUtf8">False when the line is not valid UTF-8, which no command may contain.</param>
-public readonly record struct SmtpCommand(SmtpVerb Verb, string Argument, bool IsValidUtf8 = true);
+/// <summary>
+/// One command line split into its verb and the rest of the line. The argument is a slice of the line
+/// it was parsed from, so the command is only valid while that buffer is.
+/// </summary>
+public readonly ref struct SmtpCommand
+{
+    public SmtpCommand(SmtpVerb verb, ReadOnlySpan<byte> argument, bool isValidUtf8 = true)
+    {
+        Verb = verb;
+        Argument = argument;
+        IsValidUtf8 = isValidUtf8;
+    }
+
+    /// <summary>The recognised verb.</summary>
+    public SmtpVerb Verb { get; }
+
+    /// <summary>
+    /// The UTF-8 bytes after the verb and the first space, or empty. Always empty when
+    /// <see cref="IsValidUtf8"/> is false.
+    /// </summary>
+    public ReadOnlySpan<byte> Argument { get; }
+
+    /// <summary>False when the line is not valid UTF-8, which no command may contain.</summary>
+    public bool IsValidUtf8 { get; }
+
+    /// <summary>
+    /// Decodes <see cref="Argument"/> into <paramref name="destination"/>, which needs at least as many chars as
+    /// the argument has bytes, and returns the decoded text.
+    /// </summary>
+    public ReadOnlySpan<char> DecodeArgument(Span<char> destination)
+    {
+        // The parser validated the whole line, so the decoder meets no invalid sequence.
+        int length = Encoding.UTF8.GetChars(Argument, destination);
+        return destination[..length];
+    }
+}
 
 /// <summary>Splits command lines into verb and argument (RFC 5321 section 4.1.1: verbs are case-insensitive).</summary>
 public static class SmtpCommandParser
 {
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
     private static readonly (string Word, SmtpVerb Verb)[] Verbs =
     [
         ("HELO", SmtpVerb.Helo), ("EHLO", SmtpVerb.Ehlo), ("MAIL", SmtpVerb.Mail), ("RCPT", SmtpVerb.Rcpt),
@@ -42,7 +71,7 @@ public static class SmtpCommandParser
         ("BDAT", SmtpVerb.Bdat), ("AUTH", SmtpVerb.Auth),
     ];
 
-    /// <summary>Parses one command line, given without its CRLF.</summary>
+    /// <summary>Parses one command line, given without its CRLF. Allocates nothing.</summary>
     public static SmtpCommand Parse(ReadOnlySpan<byte> line)
     {
         int space = line.IndexOf((byte)' ');
@@ -51,13 +80,13 @@ public static class SmtpCommandParser
         SmtpVerb verb = MatchVerb(word);
 
         // Validate the whole line, verb included. Splitting at an ASCII space cannot cut a UTF-8 sequence,
-        // so the argument of a valid line is valid too and the strict decoder below does not throw.
+        // so the argument of a valid line is valid too.
         if (!Utf8.IsValid(line))
         {
-            return new SmtpCommand(verb, "", IsValidUtf8: false);
+            return new SmtpCommand(verb, [], isValidUtf8: false);
         }
 
-        return new SmtpCommand(verb, StrictUtf8.GetString(rest));
+        return new SmtpCommand(verb, rest);
     }
 
     private static SmtpVerb MatchVerb(ReadOnlySpan<byte> word)

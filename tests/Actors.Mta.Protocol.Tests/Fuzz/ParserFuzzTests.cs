@@ -172,7 +172,7 @@ public sealed class ParserFuzzTests
 
             foreach (bool utf8 in new[] { false, true })
             {
-                var forward = AddressParser.ParseForwardPath(argument!.Path, utf8);
+                var forward = AddressParser.ParseForwardPath(argument.Path, utf8);
                 var reverse = AddressParser.ParseReversePath(argument.Path, utf8);
                 foreach (var result in new[] { forward, reverse })
                 {

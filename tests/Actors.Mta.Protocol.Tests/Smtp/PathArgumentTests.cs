@@ -14,8 +14,8 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<a@b>", result!.Path);
-        Assert.Empty(result.Parameters);
+        Assert.Equal("<a@b>", result.Path.ToString());
+        Assert.False(result.HasParameters);
         Assert.Equal("", error);
     }
 
@@ -28,8 +28,8 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "TO:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<a@b>", result!.Path);
-        Assert.Empty(result.Parameters);
+        Assert.Equal("<a@b>", result.Path.ToString());
+        Assert.False(result.HasParameters);
     }
 
     [Fact]
@@ -38,8 +38,8 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<>", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<>", result!.Path);
-        Assert.Empty(result.Parameters);
+        Assert.Equal("<>", result.Path.ToString());
+        Assert.False(result.HasParameters);
     }
 
     [Fact]
@@ -48,8 +48,8 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<> BODY=8BITMIME", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<>", result!.Path);
-        Assert.Equal("8BITMIME", result.GetValue("BODY"));
+        Assert.Equal("<>", result.Path.ToString());
+        Assert.Equal("8BITMIME", ValueOf(result, "BODY"));
     }
 
     [Fact]
@@ -58,14 +58,14 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<a@b> size=100 Body=8bitmime SMTPUTF8", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<a@b>", result!.Path);
+        Assert.Equal("<a@b>", result.Path.ToString());
         Assert.Equal(
             [
                 new KeyValuePair<string, string?>("SIZE", "100"),
                 new KeyValuePair<string, string?>("BODY", "8bitmime"),
                 new KeyValuePair<string, string?>("SMTPUTF8", null),
             ],
-            result.Parameters);
+            result.ToList());
     }
 
     [Fact]
@@ -74,12 +74,12 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<a@b> SIZE=100 BODY=8BITMIME SMTPUTF8", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("100", result!.GetValue("SIZE"));
-        Assert.Equal("8BITMIME", result.GetValue("BODY"));
-        Assert.True(result.Has("SMTPUTF8"));
-        Assert.Null(result.GetValue("SMTPUTF8"));
-        Assert.False(result.Has("RET"));
-        Assert.Null(result.GetValue("RET"));
+        Assert.Equal("100", ValueOf(result, "SIZE"));
+        Assert.Equal("8BITMIME", ValueOf(result, "BODY"));
+        Assert.True(result.TryGetParameter("SMTPUTF8", out _));
+        Assert.Null(ValueOf(result, "SMTPUTF8"));
+        Assert.False(result.TryGetParameter("RET", out _));
+        Assert.Null(ValueOf(result, "RET"));
     }
 
     [Fact]
@@ -88,9 +88,9 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<a@b>  SIZE=1   SMTPUTF8 ", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal(2, result!.Parameters.Count);
-        Assert.Equal("1", result.GetValue("SIZE"));
-        Assert.True(result.Has("SMTPUTF8"));
+        Assert.Equal(2, result.ToList().Count);
+        Assert.Equal("1", ValueOf(result, "SIZE"));
+        Assert.True(result.TryGetParameter("SMTPUTF8", out _));
     }
 
     [Fact]
@@ -99,7 +99,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("TO:<a@b> X-TEST=a+b/c", "TO:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("a+b/c", result!.GetValue("X-TEST"));
+        Assert.Equal("a+b/c", ValueOf(result, "X-TEST"));
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("TO:<a@b> ORCPT=utf-8;ü@example.com", "TO:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("utf-8;ü@example.com", result!.GetValue("ORCPT"));
+        Assert.Equal("utf-8;ü@example.com", ValueOf(result, "ORCPT"));
     }
 
     [Theory]
@@ -120,7 +120,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "FROM:", out var result, out string error);
 
         Assert.False(ok);
-        Assert.Null(result);
+        Assert.True(result.Path.IsEmpty);
         Assert.Contains("twice", error);
     }
 
@@ -142,7 +142,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "FROM:", out var result, out string error);
 
         Assert.False(ok);
-        Assert.Null(result);
+        Assert.True(result.Path.IsEmpty);
         Assert.NotEqual("", error);
     }
 
@@ -158,7 +158,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "FROM:", out var result, out string error);
 
         Assert.False(ok);
-        Assert.Null(result);
+        Assert.True(result.Path.IsEmpty);
         Assert.Equal("Address must be in angle brackets", error);
     }
 
@@ -172,7 +172,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "FROM:", out var result, out string error);
 
         Assert.False(ok);
-        Assert.Null(result);
+        Assert.True(result.Path.IsEmpty);
         Assert.Equal("Address is missing its closing angle bracket", error);
     }
 
@@ -187,7 +187,7 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, prefix, out var result, out string error);
 
         Assert.False(ok);
-        Assert.Null(result);
+        Assert.True(result.Path.IsEmpty);
         Assert.StartsWith("Syntax:", error);
     }
 
@@ -197,8 +197,8 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<\"a>b\"@c>", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<\"a>b\"@c>", result!.Path);
-        Assert.Empty(result.Parameters);
+        Assert.Equal("<\"a>b\"@c>", result.Path.ToString());
+        Assert.False(result.HasParameters);
     }
 
     [Fact]
@@ -207,8 +207,8 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse("FROM:<\"a\\\">b\"@c> SIZE=1", "FROM:", out var result, out string error);
 
         Assert.True(ok, error);
-        Assert.Equal("<\"a\\\">b\"@c>", result!.Path);
-        Assert.Equal("1", result.GetValue("SIZE"));
+        Assert.Equal("<\"a\\\">b\"@c>", result.Path.ToString());
+        Assert.Equal("1", ValueOf(result, "SIZE"));
     }
 
     [Theory]
@@ -222,7 +222,56 @@ public sealed class PathArgumentTests
         bool ok = PathArgument.TryParse(argument, "FROM:", out var result, out string error);
 
         Assert.False(ok);
-        Assert.Null(result);
+        Assert.True(result.Path.IsEmpty);
         Assert.Equal("Expected a space between the address and its parameters", error);
     }
+
+    [Fact]
+    public void TryParse_DuplicateParameter_NamesKeywordUpperCased()
+    {
+        PathArgument.TryParse("FROM:<a@b> size=1 Size=2", "FROM:", out _, out string error);
+
+        Assert.Equal("Parameter SIZE given twice", error);
+    }
+
+    [Fact]
+    public void ToList_UnknownKeyword_IsUpperCased()
+    {
+        PathArgument.TryParse("TO:<a@b> x-Test=a NOTIFY=never", "TO:", out var result, out _);
+
+        Assert.Equal(
+            [new KeyValuePair<string, string?>("X-TEST", "a"), new KeyValuePair<string, string?>("NOTIFY", "never")],
+            result.ToList());
+    }
+
+    [Fact]
+    public void ToList_NoParameters_IsEmpty()
+    {
+        PathArgument.TryParse("TO:<a@b> ", "TO:", out var result, out _);
+
+        Assert.Empty(result.ToList());
+    }
+
+    [Theory]
+    [InlineData("FROM:<user@example.com> SIZE=5120 BODY=8BITMIME", "FROM:")]
+    [InlineData("FROM:<> size=1 smtputf8 ret=hdrs envid=abc+2Bdef", "FROM:")]
+    [InlineData("TO:<alice@example.com>", "TO:")]
+    [InlineData("TO:<\"a>b\"@c> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@b", "TO:")]
+    public void TryParse_ValidArgument_AllocatesNothing(string argument, string prefix)
+    {
+        long allocated = Allocations.Measure(() =>
+        {
+            PathArgument.TryParse(argument, prefix, out var result, out _);
+            foreach (EsmtpParameter parameter in result.Parameters)
+            {
+                parameter.GetKeyword();
+            }
+        });
+
+        Assert.Equal(0, allocated);
+    }
+
+    // The value of a parameter as a string, or null when it is absent or has no value.
+    private static string? ValueOf(PathArgument argument, string keyword) =>
+        argument.TryGetParameter(keyword, out var parameter) && parameter.HasValue ? parameter.Value.ToString() : null;
 }

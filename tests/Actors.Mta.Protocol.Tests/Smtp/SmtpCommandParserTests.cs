@@ -30,7 +30,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Ascii(word));
 
         Assert.Equal(expected, command.Verb);
-        Assert.Equal("", command.Argument);
+        Assert.Equal("", ArgumentText(command));
         Assert.True(command.IsValidUtf8);
     }
 
@@ -65,7 +65,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Ascii("MAIL FROM:<a@b> SIZE=100"));
 
         Assert.Equal(SmtpVerb.Mail, command.Verb);
-        Assert.Equal("FROM:<a@b> SIZE=100", command.Argument);
+        Assert.Equal("FROM:<a@b> SIZE=100", ArgumentText(command));
         Assert.True(command.IsValidUtf8);
     }
 
@@ -75,7 +75,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Ascii("HELO  client.example "));
 
         Assert.Equal(SmtpVerb.Helo, command.Verb);
-        Assert.Equal(" client.example ", command.Argument);
+        Assert.Equal(" client.example ", ArgumentText(command));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Ascii("DATA "));
 
         Assert.Equal(SmtpVerb.Data, command.Verb);
-        Assert.Equal("", command.Argument);
+        Assert.Equal("", ArgumentText(command));
     }
 
     [Fact]
@@ -93,7 +93,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Ascii("QUIT"));
 
         Assert.Equal(SmtpVerb.Quit, command.Verb);
-        Assert.Equal("", command.Argument);
+        Assert.Equal("", ArgumentText(command));
         Assert.True(command.IsValidUtf8);
     }
 
@@ -103,7 +103,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse([]);
 
         Assert.Equal(SmtpVerb.Unknown, command.Verb);
-        Assert.Equal("", command.Argument);
+        Assert.Equal("", ArgumentText(command));
         Assert.True(command.IsValidUtf8);
     }
 
@@ -113,7 +113,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Ascii("XCLIENT NAME=spoofed"));
 
         Assert.Equal(SmtpVerb.Unknown, command.Verb);
-        Assert.Equal("NAME=spoofed", command.Argument);
+        Assert.Equal("NAME=spoofed", ArgumentText(command));
     }
 
     [Theory]
@@ -137,7 +137,7 @@ public sealed class SmtpCommandParserTests
         var command = SmtpCommandParser.Parse(Encoding.UTF8.GetBytes("RCPT TO:<用户@例え.jp> NOTIFY=NEVER"));
 
         Assert.Equal(SmtpVerb.Rcpt, command.Verb);
-        Assert.Equal("TO:<用户@例え.jp> NOTIFY=NEVER", command.Argument);
+        Assert.Equal("TO:<用户@例え.jp> NOTIFY=NEVER", ArgumentText(command));
         Assert.True(command.IsValidUtf8);
     }
 
@@ -146,7 +146,7 @@ public sealed class SmtpCommandParserTests
     {
         var command = SmtpCommandParser.Parse(Encoding.UTF8.GetBytes("MAIL FROM:<😀@example.com>"));
 
-        Assert.Equal("FROM:<😀@example.com>", command.Argument);
+        Assert.Equal("FROM:<😀@example.com>", ArgumentText(command));
         Assert.True(command.IsValidUtf8);
     }
 
@@ -180,7 +180,7 @@ public sealed class SmtpCommandParserTests
 
         Assert.False(command.IsValidUtf8);
         Assert.Equal(SmtpVerb.Mail, command.Verb);
-        Assert.Equal("", command.Argument);
+        Assert.Equal("", ArgumentText(command));
     }
 
     [Fact]
@@ -194,5 +194,47 @@ public sealed class SmtpCommandParserTests
         Assert.Equal(SmtpVerb.Unknown, command.Verb);
     }
 
+    [Theory]
+    [InlineData("NOOP")]
+    [InlineData("RSET")]
+    [InlineData("DATA")]
+    [InlineData("QUIT")]
+    [InlineData("EHLO mx.example.org")]
+    [InlineData("MAIL FROM:<user@example.com> SIZE=5120 BODY=8BITMIME")]
+    [InlineData("RCPT TO:<用户@例え.jp> NOTIFY=NEVER")]
+    public void Parse_CommandLine_AllocatesNothing(string text)
+    {
+        byte[] line = Encoding.UTF8.GetBytes(text);
+
+        long allocated = Allocations.Measure(() =>
+        {
+            Span<char> buffer = stackalloc char[line.Length];
+            SmtpCommandParser.Parse(line).DecodeArgument(buffer);
+        });
+
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void DecodeArgument_Utf8Argument_ReturnsText()
+    {
+        byte[] line = Encoding.UTF8.GetBytes("RCPT TO:<用户@例え.jp> NOTIFY=NEVER");
+        var command = SmtpCommandParser.Parse(line);
+
+        string decoded = command.DecodeArgument(new char[line.Length]).ToString();
+
+        Assert.Equal("TO:<用户@例え.jp> NOTIFY=NEVER", decoded);
+    }
+
+    [Fact]
+    public void DecodeArgument_NoArgument_ReturnsEmpty()
+    {
+        var command = SmtpCommandParser.Parse(Ascii("NOOP"));
+
+        Assert.True(command.DecodeArgument([]).IsEmpty);
+    }
+
     private static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
+
+    private static string ArgumentText(SmtpCommand command) => Encoding.UTF8.GetString(command.Argument);
 }
