@@ -174,7 +174,11 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
                 }
 
                 var result = await client.SendAsync(envelope, file, settings.LmtpReplyTimeout, CancellationToken.None);
-                await client.ResetAsync(settings.LmtpReplyTimeout, CancellationToken.None);
+                if (result.NeedsReset)
+                {
+                    await client.ResetAsync(settings.LmtpReplyTimeout, CancellationToken.None);
+                }
+
                 return (object)new JobDone(job, client, result);
             }
             catch

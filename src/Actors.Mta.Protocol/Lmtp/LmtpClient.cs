@@ -38,4 +38,12 @@ public sealed record LmtpEnvelope(
 public sealed record LmtpTransactionResult(
     SmtpReply MailReply,
     IReadOnlyList<SmtpReply> RecipientReplies,
-    IReadOnlyList<SmtpReply?> DataReplies);
+    IReadOnlyList<SmtpReply?> DataReplies)
+{
+    /// <summary>
+    /// True when the server may still be inside the mail transaction, so RSET must come before another MAIL on the
+    /// connection. False after a rejected MAIL, and after the data when every reply to it was read, because the
+    /// server then clears its state (RFC 5321 section 4.1.1.4).
+    /// </summary>
+    public bool NeedsReset { get; init; } = true;
+}

@@ -129,7 +129,7 @@ public sealed partial class LmtpClient
             }
         }
 
-        return new LmtpTransactionResult(mailReply, rcptReplies, dataReplies);
+        return new LmtpTransactionResult(mailReply, rcptReplies, dataReplies) { NeedsReset = false };
     }
 
     /// <summary>
@@ -172,6 +172,13 @@ public sealed partial class LmtpClient
                 }
 
                 stuffer.Write(buffer.AsSpan(0, read), output);
+
+                // The last chunk goes out with the terminating dot, in one write.
+                if (transaction.Message.CanSeek && transaction.Message.Position >= transaction.Message.Length)
+                {
+                    break;
+                }
+
                 await FlushAsync(transaction.ReplyTimeout, transaction.CancellationToken).ConfigureAwait(false);
             }
 
@@ -185,7 +192,7 @@ public sealed partial class LmtpClient
     }
 
     private static LmtpTransactionResult MailRejected(SmtpReply mailReply, int recipientCount) =>
-        new(mailReply, Enumerable.Repeat(mailReply, recipientCount).ToArray(), new SmtpReply?[recipientCount]);
+        new(mailReply, Enumerable.Repeat(mailReply, recipientCount).ToArray(), new SmtpReply?[recipientCount]) { NeedsReset = false };
 
     private static bool IsPositive(SmtpReply reply) => reply.Code / 100 == 2;
 }

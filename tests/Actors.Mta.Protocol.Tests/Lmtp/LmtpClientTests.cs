@@ -165,6 +165,7 @@ public sealed class LmtpClientTests
         Assert.Equal(["<a> Saved", "<b> Saved"], result.DataReplies.Select(reply => reply?.Lines[0]));
         Assert.Equal("2.0.0", result.DataReplies[0]?.EnhancedCode);
         Assert.Equal("Subject: test\r\n\r\nHello\r\n", Encoding.ASCII.GetString(session.DataBlocks.Single()));
+        Assert.False(result.NeedsReset);
     }
 
     [Fact]
@@ -276,6 +277,7 @@ public sealed class LmtpClientTests
         Assert.All(result.RecipientReplies, reply => Assert.Same(result.MailReply, reply));
         Assert.All(result.DataReplies, Assert.Null);
         Assert.Empty(session.DataBlocks);
+        Assert.False(result.NeedsReset);
     }
 
     [Fact]
@@ -312,6 +314,7 @@ public sealed class LmtpClientTests
         Assert.Equal([550, 452], result.RecipientReplies.Select(reply => reply.Code));
         Assert.All(result.DataReplies, Assert.Null);
         Assert.Empty(session.DataBlocks);
+        Assert.True(result.NeedsReset);
     }
 
     [Fact]
@@ -371,6 +374,7 @@ public sealed class LmtpClientTests
         Assert.Equal(451, result.DataReplies[0]?.Code);
         Assert.Null(result.DataReplies[1]);
         Assert.Empty(session.DataBlocks);
+        Assert.True(result.NeedsReset);
     }
 
     [Fact]
@@ -453,6 +457,31 @@ public sealed class LmtpClientTests
         await server.Completion;
         Assert.Equal([250, 250], replies.Select(reply => reply?.Code));
         Assert.Equal("RSET", server.Session.Lines[4]);
+        Assert.Equal(["one\r\n", "two\r\n"], server.Session.DataBlocks.Select(Encoding.ASCII.GetString));
+    }
+
+    [Fact]
+    public async Task Send_TwoTransactionsWithoutReset()
+    {
+        var replies = new List<SmtpReply?>();
+        await using var server = FakeLmtpServer.StartTcp(async session =>
+        {
+            await session.GreetAsync("PIPELINING");
+            await AcceptTransactionAsync(session, 1);
+            await AcceptTransactionAsync(session, 1);
+        });
+
+        await using (LmtpClient client = await ConnectAsync(server))
+        {
+            LmtpTransactionResult first = await client.SendAsync(Envelope("a@example.com"), Message("one\r\n"), Timeout, CancellationToken.None);
+            LmtpTransactionResult second = await client.SendAsync(Envelope("b@example.com"), Message("two\r\n"), Timeout, CancellationToken.None);
+            replies.Add(first.DataReplies[0]);
+            replies.Add(second.DataReplies[0]);
+        }
+
+        await server.Completion;
+        Assert.Equal([250, 250], replies.Select(reply => reply?.Code));
+        Assert.Equal("MAIL FROM:<sender@example.com>", server.Session.Lines[4]);
         Assert.Equal(["one\r\n", "two\r\n"], server.Session.DataBlocks.Select(Encoding.ASCII.GetString));
     }
 
