@@ -87,7 +87,7 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     public static Props Props(MtaSettings settings, ISessionTransport transport, string sessionId, IActorRef delivery, IPEndPoint? client = null) =>
         Akka.Actor.Props.Create(() => new SessionActor(settings, transport, sessionId, delivery, client));
 
-    /// <summary>Handles a message of the session's own protocol; returns false for any other type.</summary>
+    /// <summary>Handles a message of the session's own protocol and returns false for any other type.</summary>
     private bool OnSessionMessage(object message)
     {
         switch (message)
@@ -195,12 +195,6 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
 
     private void StartRead()
     {
-        if (_mode == Mode.Commands && _transaction is null)
-        {
-            // Waiting for a command outside a transaction can take minutes, so the session keeps no data buffer meanwhile.
-            _dataBuffer?.Release();
-        }
-
         StartReadTimer();
         BeginRead();
     }
@@ -412,6 +406,11 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
     /// <see cref="Clear"/>, which EHLO and RSET call when they reset the transaction, so a session that sends no
     /// message has none.
     /// </summary>
+    /// <remarks>
+    /// NOTE: after a message too large for memory the grown array, about 256 KB with the default
+    /// limits.memory-message-size, stays until the session ends. Dropping it when the message ended made each
+    /// further large message of the session grow a new one on the large object heap, with a full GC every few messages.
+    /// </remarks>
     private sealed class SpoolBuffer : IBufferWriter<byte>
     {
         private const int InitialCapacity = 16 * 1024;
@@ -425,18 +424,6 @@ public sealed partial class SessionActor : ReceiveActor, IWithTimers, IWithUnbou
         private ArrayBufferWriter<byte> Writer => _writer ??= new ArrayBufferWriter<byte>(InitialCapacity);
 
         public void Clear() => _writer?.Clear();
-
-        /// <summary>
-        /// Drops the array unless it contains bytes not yet written. The array is left to the GC and never returned
-        /// to a pool, so a spool write still running from it is safe.
-        /// </summary>
-        public void Release()
-        {
-            if (_writer is { WrittenCount: 0 })
-            {
-                _writer = null;
-            }
-        }
 
         public void Advance(int count) => Writer.Advance(count);
 
