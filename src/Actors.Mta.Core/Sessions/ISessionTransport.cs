@@ -38,6 +38,13 @@ public sealed class SocketTransport : ISessionTransport
 {
     private static readonly TimeSpan TlsShutdownTimeout = TimeSpan.FromSeconds(1);
 
+    // Zero-byte reads keep an idle connection from holding a receive buffer until data arrives. Every reader keeps
+    // a reference to its options for its lifetime, so all connections share one instance.
+    private static readonly StreamPipeReaderOptions ReaderOptions =
+        new(bufferSize: 4096, minimumReadSize: 1024, useZeroByteReads: true, leaveOpen: true);
+
+    private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 1024, leaveOpen: true);
+
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private SslStream? _tls;
@@ -82,10 +89,7 @@ public sealed class SocketTransport : ISessionTransport
 
     private static (PipeReader Input, PipeWriter Output) CreatePipes(Stream stream)
     {
-        // Zero-byte reads keep an idle connection from holding a receive buffer until data arrives.
-        var input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4096, minimumReadSize: 1024, useZeroByteReads: true, leaveOpen: true));
-        var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 1024, leaveOpen: true));
-        return (input, output);
+        return (PipeReader.Create(stream, ReaderOptions), PipeWriter.Create(stream, WriterOptions));
     }
 
     public void Close()
