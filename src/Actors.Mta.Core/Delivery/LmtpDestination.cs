@@ -174,7 +174,7 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
                 }
 
                 var result = await client.SendAsync(envelope, file, settings.LmtpReplyTimeout, CancellationToken.None);
-                if (result.NeedsReset)
+                if (result.NeedsReset && client.CanReuse)
                 {
                     await client.ResetAsync(settings.LmtpReplyTimeout, CancellationToken.None);
                 }
@@ -223,7 +223,15 @@ public sealed class LmtpDestination : ReceiveActor, IWithTimers
             _log.Info("Circuit breaker for {Destination} closed: delivery works again", _destination.Name);
         }
 
-        _idle.Push((done.Client, DateTime.UtcNow));
+        if (done.Client.CanReuse)
+        {
+            _idle.Push((done.Client, DateTime.UtcNow));
+        }
+        else
+        {
+            _ = done.Client.DisposeAsync().AsTask();
+        }
+
         var recipients = done.Job.Envelope.Recipients;
         var results = new List<RecipientResult>(recipients.Count);
         for (int i = 0; i < recipients.Count; i++)

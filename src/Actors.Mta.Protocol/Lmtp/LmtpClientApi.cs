@@ -48,6 +48,12 @@ public sealed partial class LmtpClient : IAsyncDisposable
     private bool broken;
     private bool disposed;
 
+    /// <summary>
+    /// False once the connection failed or the server replied 421, which announces that it closes the connection
+    /// (RFC 5321 section 3.8): such a client must be disposed, not used for another transaction.
+    /// </summary>
+    public bool CanReuse => !broken && !disposed;
+
     private LmtpClient(LmtpEndpoint endpoint, Socket socket)
     {
         this.endpoint = endpoint;
@@ -291,7 +297,13 @@ public sealed partial class LmtpClient : IAsyncDisposable
         timeoutSource.CancelAfter(timeout);
         try
         {
-            return await replyReader.ReadAsync(timeoutSource.Token).ConfigureAwait(false);
+            SmtpReply reply = await replyReader.ReadAsync(timeoutSource.Token).ConfigureAwait(false);
+            if (reply.Code == 421)
+            {
+                broken = true;
+            }
+
+            return reply;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

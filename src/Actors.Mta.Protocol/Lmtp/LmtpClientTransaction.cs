@@ -50,6 +50,7 @@ public sealed partial class LmtpClient
         }
 
         await flush.ConfigureAwait(false);
+        ThrowIfClosing(mailReply);
 
         if (!IsPositive(mailReply))
         {
@@ -66,6 +67,7 @@ public sealed partial class LmtpClient
     private async Task<LmtpTransactionResult> SendSequentiallyAsync(Transaction transaction)
     {
         SmtpReply mailReply = await SendCommandAsync(transaction.MailCommand, "MAIL", transaction).ConfigureAwait(false);
+        ThrowIfClosing(mailReply);
         if (!IsPositive(mailReply))
         {
             return MailRejected(mailReply, transaction.RcptCommands.Length);
@@ -195,4 +197,15 @@ public sealed partial class LmtpClient
         new(mailReply, Enumerable.Repeat(mailReply, recipientCount).ToArray(), new SmtpReply?[recipientCount]) { NeedsReset = false };
 
     private static bool IsPositive(SmtpReply reply) => reply.Code / 100 == 2;
+
+    // A 421 in reply to MAIL is most often a server that closed an idle connection before this transaction
+    // began, not an answer about this message, so it is thrown as a connection failure that a caller can retry
+    // on a new connection. Nothing of the message was sent yet.
+    private void ThrowIfClosing(SmtpReply mailReply)
+    {
+        if (mailReply.Code == 421)
+        {
+            throw new LmtpProtocolException($"LMTP server {endpoint} is closing the connection: {mailReply}", mailReply);
+        }
+    }
 }

@@ -195,6 +195,26 @@ public sealed class DeliveryManagerTests(ITestOutputHelper output) : MtaTestKit(
         Assert.DoesNotContain("RSET", _lmtp.Commands);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Deliver_IdleClose421UsesNewConnection(bool pipelining)
+    {
+        await using var lmtp = new FakeLmtpServer(idleClose: TimeSpan.FromMilliseconds(300), pipelining: pipelining);
+        var manager = StartManager(DeliverySettings(lmtp.Port));
+
+        manager.Tell(NewMessage("alice@example.com"), TestActor);
+        ExpectMsg<DeliveryReport>(Wait);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        manager.Tell(NewMessage("bob@example.com"), TestActor);
+        var second = ExpectMsg<DeliveryReport>(Wait);
+
+        Assert.Equal([250], Codes(second));
+        Assert.False(second.Queued);
+        Assert.Equal(2, lmtp.Messages.Count);
+        Assert.Equal(2, lmtp.ConnectionCount);
+    }
+
     [Fact]
     public async Task Deliver_HangingLmtpDoesNotDelayOtherDestination()
     {

@@ -19,12 +19,18 @@ public sealed class FakeLmtpServer : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentBag<TcpClient> _clients = new();
     private readonly Task _acceptLoop;
+    private readonly TimeSpan? _idleClose;
+    private readonly bool _pipelining;
     private int _connections;
 
     /// <param name="port">The port to listen on, 0 for any free one.</param>
-    public FakeLmtpServer(bool hang = false, int port = 0)
+    /// <param name="idleClose">When set, a connection idle this long gets 421 and is closed, as Dovecot does.</param>
+    /// <param name="pipelining">Whether LHLO advertises PIPELINING.</param>
+    public FakeLmtpServer(bool hang = false, int port = 0, TimeSpan? idleClose = null, bool pipelining = true)
     {
         Hang = hang;
+        _idleClose = idleClose;
+        _pipelining = pipelining;
         _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
@@ -133,14 +139,14 @@ public sealed class FakeLmtpServer : IAsyncDisposable
     {
         string? sender = null;
         var accepted = new List<string>();
-        while (await reader.ReadLineAsync(_stop.Token) is { } line)
+        while (await ReadCommandAsync(reader) is { } line)
         {
             Commands.Enqueue(line);
             string verb = line.Split(' ', 2)[0].ToUpperInvariant();
             switch (verb)
             {
                 case "LHLO":
-                    await writer.WriteAsync("250-fake.lmtp\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n");
+                    await writer.WriteAsync("250-fake.lmtp\r\n" + (_pipelining ? "250-PIPELINING\r\n" : "") + "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n");
                     break;
                 case "MAIL":
                     sender = PathOf(line);
@@ -188,6 +194,27 @@ public sealed class FakeLmtpServer : IAsyncDisposable
                     await writer.WriteLineAsync("500 5.5.2 Unknown command");
                     break;
             }
+        }
+    }
+
+    // Returns null at the end of the connection, or after telling an idle client 421.
+    private async Task<string?> ReadCommandAsync(StreamReader reader)
+    {
+        if (_idleClose is not { } idle)
+        {
+            return await reader.ReadLineAsync(_stop.Token);
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        timeout.CancelAfter(idle);
+        try
+        {
+            return await reader.ReadLineAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+        {
+            await reader.BaseStream.WriteAsync("421 4.4.2 fake.lmtp Disconnected client for inactivity\r\n"u8.ToArray());
+            return null;
         }
     }
 

@@ -281,6 +281,49 @@ public sealed class LmtpClientTests
     }
 
     [Fact]
+    public async Task Send_MailClosing421Throws()
+    {
+        // A server that closed an idle connection: its 421 waits in the socket and arrives as the MAIL reply.
+        await using var server = FakeLmtpServer.StartTcp(async session =>
+        {
+            await session.GreetAsync();
+            await session.SendAsync("421 4.4.2 fake.test Disconnected client for inactivity\r\n");
+            await session.ReadLineAsync();
+        });
+        await using LmtpClient client = await ConnectAsync(server);
+
+        var exception = await Assert.ThrowsAsync<LmtpProtocolException>(
+            () => client.SendAsync(Envelope("a@example.com"), Message("body\r\n"), Timeout, CancellationToken.None));
+
+        Assert.Equal(421, exception.Reply?.Code);
+        Assert.False(client.CanReuse);
+    }
+
+    [Fact]
+    public async Task Send_DataReply421EndsReuse()
+    {
+        LmtpTransactionResult? result = null;
+        bool canReuse = true;
+        await using var server = FakeLmtpServer.StartTcp(async session =>
+        {
+            await session.GreetAsync("PIPELINING");
+            await session.ReadLinesAsync(4);
+            await session.SendAsync("250 2.1.0 OK\r\n250 2.1.5 OK\r\n250 2.1.5 OK\r\n354 Go\r\n");
+            await session.ReadDataAsync();
+            await session.SendAsync("250 2.0.0 Saved\r\n421 4.3.2 Shutting down\r\n");
+        });
+
+        await using (LmtpClient client = await ConnectAsync(server))
+        {
+            result = await client.SendAsync(Envelope("a@example.com", "b@example.com"), Message("body\r\n"), Timeout, CancellationToken.None);
+            canReuse = client.CanReuse;
+        }
+
+        Assert.Equal([250, 421], result.DataReplies.Select(reply => reply?.Code));
+        Assert.False(canReuse);
+    }
+
+    [Fact]
     public async Task Send_MailRejectedSequential()
     {
         (LmtpTransactionResult result, FakeLmtpSession session) = await RunAsync(
