@@ -24,7 +24,7 @@ public sealed class FakeLmtpServer : IAsyncDisposable
     private int _connections;
 
     /// <param name="port">The port to listen on, 0 for any free one.</param>
-    /// <param name="idleClose">When set, a connection idle this long gets 421 and is closed, as Dovecot does.</param>
+    /// <param name="idleClose">When set, a connection idle this long gets 421 and is closed, as a server that ends idle connections does.</param>
     /// <param name="pipelining">Whether LHLO advertises PIPELINING.</param>
     public FakeLmtpServer(bool hang = false, int port = 0, TimeSpan? idleClose = null, bool pipelining = true)
     {
