@@ -83,7 +83,7 @@ public sealed partial class SessionActor
 
     /// <summary>
     /// Creates the spool file for a message that outgrew limits.memory-message-size. Returns false, after
-    /// logging why, when it cannot be created; the message is then read to its end and rejected with 452.
+    /// logging why, when it cannot be created. The message is then read to its end and rejected with 452.
     /// </summary>
     private bool CreateSpoolFile()
     {
@@ -257,7 +257,7 @@ public sealed partial class SessionActor
         _spool = null;
         if (spool is null)
         {
-            // The buffer goes with the message; the next message gets a new one.
+            // The buffer goes with the message, so the next message gets a new one.
             var data = MessageData.FromMemory(DataBuffer.WrittenMemory);
             _dataBuffer = null;
             OnMessageStored(data, size);

@@ -4,8 +4,8 @@ namespace Actors.Mta.Core.Spool;
 
 /// <summary>
 /// The data of one message, Received header included, as stored: in memory for a message no larger than
-/// limits.memory-message-size, otherwise in a file of the spool. Neither form is durable by itself; the queue
-/// fsyncs a message when it takes it.
+/// limits.memory-message-size, otherwise in a file of the spool. Neither form is durable by itself, because
+/// only the queue fsyncs a message.
 /// </summary>
 /// <remarks>
 /// In-memory data is never written after it is handed over, so actors can share an instance. A small message

@@ -199,7 +199,7 @@ public sealed partial class LmtpClient
     private static bool IsPositive(SmtpReply reply) => reply.Code / 100 == 2;
 
     // A 421 in reply to MAIL is most often a server that closed an idle connection before this transaction
-    // began, not an answer about this message, so it is thrown as a connection failure that a caller can retry
+    // began, not a reply about this message, so it is thrown as a connection failure that a caller can retry
     // on a new connection. Nothing of the message was sent yet.
     private void ThrowIfClosing(SmtpReply mailReply)
     {
