@@ -251,11 +251,12 @@ public sealed class SessionDefenceTests(ITestOutputHelper output) : MtaTestKit(o
     public async Task DataRate_SteadySenderIsAccepted()
     {
         var delivery = CreateDeliveryProbe(deliveryReply: new SmtpReply(250, "2.0.0", "Saved"));
-        var transport = await ConnectAsync("limits.min-data-rate = 100, limits.min-data-rate-window = 1s", delivery);
+        var transport = await ConnectAsync("limits.min-data-rate = 20, limits.min-data-rate-window = 1s", delivery);
         await transport.Client.SendAsync(OpenTransaction);
         await transport.Client.ReadRepliesAsync(4);
 
-        // About 1000 bytes/s for 2.5 s, ten times the minimum.
+        // About 1000 bytes/s for 2.5 s, fifty times the minimum, so a test thread delayed on a loaded machine
+        // still stays above it.
         for (int i = 0; i < 25; i++)
         {
             await transport.SendAsync(Encoding.ASCII.GetBytes(new string('a', 98) + "\r\n"));
