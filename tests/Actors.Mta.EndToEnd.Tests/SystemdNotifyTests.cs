@@ -38,6 +38,20 @@ public sealed partial class SystemdNotifyTests
             await Task.Delay(TimeSpan.FromSeconds(5));
             var sigtermAt = notify.Elapsed;
             bool exited = server.Terminate(TimeSpan.FromSeconds(60));
+
+            // STOPPING=1 is sent before the process exits, but this process may not have read the datagram yet.
+            if (exited)
+            {
+                try
+                {
+                    await notify.WaitForAsync("STOPPING=1", TimeSpan.FromSeconds(5));
+                }
+                catch (TimeoutException)
+                {
+                    // Asserted below, with the transcript.
+                }
+            }
+
             var messages = notify.Messages;
             output.WriteLine(notify.Transcript);
 
