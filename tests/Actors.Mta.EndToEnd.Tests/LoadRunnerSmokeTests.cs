@@ -68,9 +68,9 @@ public sealed class LoadRunnerSmokeTests(ITestOutputHelper output)
         var progress = new StringWriter();
         try
         {
-            // The open model starts sessions on a clock, not when earlier ones end, so while a fresh server's first
-            // transactions are slow more than 20 can be open at once: the per-client limits are lifted, as
-            // perf/compare.sh does, or those sessions would get 421 at connect.
+            // The open model starts sessions on a clock, not when earlier ones end. While a fresh server's first
+            // transactions are slow, more than 20 can be open at once, and the default per-client limit would
+            // answer them 421 at connect. So the limits are lifted, as perf/compare.sh does.
             await using var server = await ServerProcess.StartAsync("dev-sink:" + sink, "actors-mta.verification.enabled = off",
                 "actors-mta.limits.max-connections-per-client = 0", "actors-mta.limits.max-connection-rate-per-client = 0");
             try

@@ -25,7 +25,7 @@ public sealed record NotificationOptions(string? EnvelopeId, bool ReturnFullMess
 /// </summary>
 public static class DeliveryStatusNotification
 {
-    /// <param name="original">The original message; only its header is read, unless RET=FULL asks for all of it.</param>
+    /// <param name="original">The original message. Only its header is read, unless RET=FULL requests all of it.</param>
     public static byte[] Build(string serverName, string queueId, string sender, DateTimeOffset arrival,
         IReadOnlyList<FailedRecipient> failed, MessageData original, NotificationOptions? options = null)
     {

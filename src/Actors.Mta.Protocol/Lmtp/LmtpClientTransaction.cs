@@ -198,9 +198,9 @@ public sealed partial class LmtpClient
 
     private static bool IsPositive(SmtpReply reply) => reply.Code / 100 == 2;
 
-    // A 421 in reply to MAIL is most often a server that closed an idle connection before this transaction
-    // began, not a reply about this message, so it is thrown as a connection failure that a caller can retry
-    // on a new connection. Nothing of the message was sent yet.
+    // A 421 in reply to MAIL can come from a server that closed an idle connection before this transaction began,
+    // so it says nothing about this message. It is thrown as a connection failure, which a caller can retry on a
+    // new connection, because nothing of the message was sent yet.
     private void ThrowIfClosing(SmtpReply mailReply)
     {
         if (mailReply.Code == 421)
